@@ -1,0 +1,121 @@
+"""Configuration of the Wave Network (arXiv 2411.02674) as a Hugging Face ``PretrainedConfig``."""
+
+from __future__ import annotations
+
+from transformers import PretrainedConfig
+
+WAVE_MODES = ("interference", "modulation")
+READOUTS = ("magnitude", "real", "real_imag")
+POSITION_EMBEDDINGS = ("learned", "sinusoidal", "none")
+POOLINGS = ("cls", "mean")
+NORMS = ("layer", "none")
+PROBLEM_TYPES = ("single_label_classification", "multi_label_classification", "regression")
+
+
+class WaveConfig(PretrainedConfig):
+    """Every choice that defines a Wave Network.
+
+    Args:
+        vocab_size: number of token ids (30,522 for the bert-base-uncased WordPiece vocabulary).
+        hidden_size: width D of token vectors (768 in the paper).
+        num_layers: number of wave blocks. 1 is the paper's section 4a model; more stack blocks as in its Eq. 8.
+        wave_mode: ``"interference"`` (Z + Z') or ``"modulation"`` (Z * Z'), paper section 3.2.
+        readout: the paper's undefined ``g`` that turns the complex result back into real token vectors.
+            ``"magnitude"`` |Z| (no parameters; for modulation it equals G G' for every token of a text),
+            ``"real"`` Re Z (no parameters), ``"real_imag"`` [Re Z, Im Z] followed by a linear map 2D -> D.
+        position_embedding: ``"learned"`` (a trained table), ``"sinusoidal"`` (fixed, Vaswani et al.) or ``"none"``
+            (the model is then blind to word order).
+        max_position_embeddings: longest input the position table covers.
+        type_vocab_size: number of segment ids for sentence pairs; 0 disables segment embeddings.
+        ffn_dim: hidden width of the position-wise feed-forward block after the wave mixing; 0 removes the block.
+        ffn_activation: activation inside the feed-forward block (``"gelu"`` or ``"relu"``).
+        residual: add each sublayer's output to its input (paper Eq. 8). The section 4a single layer has none.
+        norm: ``"layer"`` applies LayerNorm at the end of every block (paper section 4a: "normalization");
+            ``"none"`` skips it.
+        dropout: dropout on embeddings, on every sublayer output and before the classifier.
+        pooling: ``"cls"`` reads the first token ([CLS]); ``"mean"`` averages the real (non-padding) tokens.
+        num_labels: number of classes (1 for regression).
+        problem_type: ``"single_label_classification"``, ``"multi_label_classification"`` or ``"regression"``;
+            chooses cross-entropy, binary cross-entropy with logits or mean squared error.
+        wave_eps: relative threshold under which G^2 - w^2 counts as zero in Token2Wave (see ``wave_network.ops``).
+        layer_norm_eps: epsilon of LayerNorm.
+        initializer_range: standard deviation of the normal initialisation of linear layers.
+        embedding_init_std: standard deviation of token/position/segment embedding initialisation (1.0 is
+            ``torch.nn.Embedding``'s default, which the paper's "random initialisation" uses).
+        pad_token_id: id of the padding token (its embedding row starts at zero).
+    """
+
+    model_type = "wave"
+
+    def __init__(
+        self,
+        vocab_size: int = 30522,
+        hidden_size: int = 768,
+        num_layers: int = 1,
+        wave_mode: str = "modulation",
+        readout: str = "real",
+        position_embedding: str = "learned",
+        max_position_embeddings: int = 512,
+        type_vocab_size: int = 0,
+        ffn_dim: int = 768,
+        ffn_activation: str = "gelu",
+        residual: bool = False,
+        norm: str = "layer",
+        dropout: float = 0.1,
+        pooling: str = "cls",
+        num_labels: int = 2,
+        problem_type: str | None = None,
+        wave_eps: float = 1e-6,
+        layer_norm_eps: float = 1e-5,
+        initializer_range: float = 0.02,
+        embedding_init_std: float = 1.0,
+        pad_token_id: int = 0,
+        **kwargs,
+    ):
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.wave_mode = wave_mode
+        self.readout = readout
+        self.position_embedding = position_embedding
+        self.max_position_embeddings = max_position_embeddings
+        self.type_vocab_size = type_vocab_size
+        self.ffn_dim = ffn_dim
+        self.ffn_activation = ffn_activation
+        self.residual = residual
+        self.norm = norm
+        self.dropout = dropout
+        self.pooling = pooling
+        self.wave_eps = wave_eps
+        self.layer_norm_eps = layer_norm_eps
+        self.initializer_range = initializer_range
+        self.embedding_init_std = embedding_init_std
+        super().__init__(pad_token_id=pad_token_id, num_labels=num_labels, problem_type=problem_type, **kwargs)
+        self.validate()
+
+    def validate(self) -> None:
+        """Reject invalid combinations with a message that names the field."""
+        choices = {
+            "wave_mode": WAVE_MODES,
+            "readout": READOUTS,
+            "position_embedding": POSITION_EMBEDDINGS,
+            "pooling": POOLINGS,
+            "norm": NORMS,
+            "ffn_activation": ("gelu", "relu"),
+        }
+        for field, allowed in choices.items():
+            if getattr(self, field) not in allowed:
+                raise ValueError(f"WaveConfig.{field}={getattr(self, field)!r}; expected one of {allowed}")
+        if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"WaveConfig.problem_type={self.problem_type!r}; expected one of {PROBLEM_TYPES}")
+        for field in ("vocab_size", "hidden_size", "num_layers", "max_position_embeddings", "num_labels"):
+            if int(getattr(self, field)) < 1:
+                raise ValueError(f"WaveConfig.{field} must be >= 1, got {getattr(self, field)}")
+        if self.ffn_dim < 0 or self.type_vocab_size < 0:
+            raise ValueError("WaveConfig.ffn_dim and WaveConfig.type_vocab_size must be >= 0")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"WaveConfig.dropout must be in [0, 1), got {self.dropout}")
+        if self.problem_type == "regression" and self.num_labels != 1:
+            raise ValueError("WaveConfig.problem_type='regression' needs num_labels=1")
+        if not 0.0 <= self.wave_eps < 1.0:
+            raise ValueError(f"WaveConfig.wave_eps must be in [0, 1), got {self.wave_eps}")

@@ -1,0 +1,130 @@
+"""Building blocks of the Wave Network: embeddings, wave mixing, feed-forward, one block (paper section 4a, Eq. 8).
+
+Shapes: B batch, T tokens, D width.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from . import ops
+from .configuration_wave import WaveConfig
+
+
+def sinusoidal_table(num_positions: int, dim: int) -> Tensor:
+    """Fixed sine/cosine position encodings (Vaswani et al. 2017, section 3.5), (num_positions, dim)."""
+    position = torch.arange(num_positions, dtype=torch.float32).unsqueeze(1)  # (P, 1)
+    freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))  # (ceil(D/2),)
+    table = torch.zeros(num_positions, dim)
+    table[:, 0::2] = torch.sin(position * freq)
+    table[:, 1::2] = torch.cos(position * freq[: dim // 2])
+    return table
+
+
+class WaveEmbeddings(nn.Module):
+    """Token embeddings plus optional position and segment embeddings (paper section 4a: "randomly initialised
+    torch.nn.Embedding + positional encoding")."""
+
+    def __init__(self, config: WaveConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.position_embedding = config.position_embedding
+        if config.position_embedding == "learned":
+            self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        elif config.position_embedding == "sinusoidal":
+            table = sinusoidal_table(config.max_position_embeddings, config.hidden_size)
+            self.register_buffer("position_table", table, persistent=False)
+        self.token_type_embeddings = (
+            nn.Embedding(config.type_vocab_size, config.hidden_size) if config.type_vocab_size > 0 else None
+        )
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(
+        self,
+        input_ids: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        inputs_embeds: Tensor | None = None,
+    ) -> Tensor:
+        """Sum of token, position and segment embeddings; ``inputs_embeds`` (B, T, D) replaces the token lookup."""
+        x = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, D)
+        T = x.shape[1]
+        if self.position_embedding == "learned":
+            x = x + self.position_embeddings.weight[:T]  # (B, T, D)
+        elif self.position_embedding == "sinusoidal":
+            x = x + self.position_table[:T].to(x.dtype)  # (B, T, D)
+        if self.token_type_embeddings is not None:
+            if token_type_ids is None:
+                token_type_ids = torch.zeros(x.shape[:2], dtype=torch.long, device=x.device)
+            x = x + self.token_type_embeddings(token_type_ids)  # (B, T, D)
+        return self.dropout(x)
+
+
+class WaveMixing(nn.Module):
+    """g(f(W)) of paper Eq. 8: two linear variants of the tokens become complex waves (Token2Wave, section 3.1),
+    are mixed by interference or modulation (section 3.2) and read back to real vectors by ``config.readout``.
+
+    The only exchange of information between tokens is the global semantics G of each variant, computed over the
+    real tokens only (padding is masked after the projection biases are added).
+    """
+
+    def __init__(self, config: WaveConfig):
+        super().__init__()
+        D = config.hidden_size
+        self.proj_a = nn.Linear(D, D)
+        self.proj_b = nn.Linear(D, D)
+        self.combine = ops.modulation if config.wave_mode == "modulation" else ops.interference
+        self.readout = config.readout
+        self.readout_proj = nn.Linear(2 * D, D) if config.readout == "real_imag" else None
+        self.eps = config.wave_eps
+
+    def forward(self, x: Tensor, attention_mask: Tensor | None) -> Tensor:
+        z_a = ops.token2wave(self.proj_a(x), attention_mask, self.eps)  # 2 x (B, T, D)
+        z_b = ops.token2wave(self.proj_b(x), attention_mask, self.eps)  # 2 x (B, T, D)
+        z = self.combine(z_a, z_b)  # 2 x (B, T, D)
+        if self.readout == "magnitude":
+            out = ops.magnitude(z)  # (B, T, D)
+        elif self.readout == "real":
+            out = z[0]  # (B, T, D)
+        else:
+            out = self.readout_proj(torch.cat(z, dim=-1).to(x.dtype))  # (B, T, D)
+        return out.to(x.dtype)
+
+
+class FeedForward(nn.Module):
+    """Position-wise feed-forward block D -> ffn_dim -> D (paper section 4a: "feed-forward layer")."""
+
+    def __init__(self, config: WaveConfig):
+        super().__init__()
+        self.fc1 = nn.Linear(config.hidden_size, config.ffn_dim)
+        self.act = nn.GELU() if config.ffn_activation == "gelu" else nn.ReLU()
+        self.fc2 = nn.Linear(config.ffn_dim, config.hidden_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(self.act(self.fc1(x)))  # (B, T, D)
+
+
+class WaveBlock(nn.Module):
+    """One wave layer. With ``residual`` it is paper Eq. 8, W <- W + Dropout(g(f(W))), followed by a residual
+    feed-forward; without, it is the section 4a pipeline wave -> feed-forward -> normalisation. The final LayerNorm
+    is not in Eq. 8; it keeps a stack of blocks at a stable scale (as in post-LN Transformers)."""
+
+    def __init__(self, config: WaveConfig):
+        super().__init__()
+        self.mixing = WaveMixing(config)
+        self.ffn = FeedForward(config) if config.ffn_dim > 0 else None
+        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if config.norm == "layer" else None
+        self.dropout = nn.Dropout(config.dropout)
+        self.residual = config.residual
+
+    def forward(self, x: Tensor, attention_mask: Tensor | None) -> Tensor:
+        h = self.dropout(self.mixing(x, attention_mask))  # (B, T, D)
+        x = x + h if self.residual else h
+        if self.ffn is not None:
+            h = self.dropout(self.ffn(x))  # (B, T, D)
+            x = x + h if self.residual else h
+        if self.norm is not None:
+            x = self.norm(x)
+        return x

@@ -1,0 +1,145 @@
+"""Wave Network models (arXiv 2411.02674) as Hugging Face ``PreTrainedModel`` subclasses.
+
+``WaveModel`` returns per-token features and the pooled vector; ``WaveForSequenceClassification`` adds the
+classifier head and the loss. Both are registered with the Auto classes, so ``AutoModel.from_pretrained`` works on a
+saved Wave Network and ``save_pretrained`` writes safetensors.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, PreTrainedModel
+from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
+
+from . import ops
+from .configuration_wave import WaveConfig
+from .layers import WaveBlock, WaveEmbeddings
+
+
+class WavePreTrainedModel(PreTrainedModel):
+    config_class = WaveConfig
+    base_model_prefix = "wave"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = False
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            module.weight.normal_(mean=0.0, std=self.config.initializer_range)
+            if module.bias is not None:
+                module.bias.zero_()
+        elif isinstance(module, nn.Embedding):
+            module.weight.normal_(mean=0.0, std=self.config.embedding_init_std)
+            if module.padding_idx is not None:
+                module.weight[module.padding_idx].zero_()
+        elif isinstance(module, nn.LayerNorm):
+            module.weight.fill_(1.0)
+            module.bias.zero_()
+
+
+class WaveModel(WavePreTrainedModel):
+    """Embeddings -> ``num_layers`` wave blocks -> pooling. No classifier head."""
+
+    def __init__(self, config: WaveConfig):
+        super().__init__(config)
+        self.embeddings = WaveEmbeddings(config)
+        self.layers = nn.ModuleList(WaveBlock(config) for _ in range(config.num_layers))
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embeddings.word_embeddings = value
+
+    def pool(self, hidden: Tensor, attention_mask: Tensor | None) -> Tensor:
+        """[CLS] (first token) or masked mean pooling: (B, T, D) -> (B, D)."""
+        if self.config.pooling == "cls":
+            return hidden[:, 0]
+        return ops.masked_mean(hidden, attention_mask)
+
+    def forward(
+        self,
+        input_ids: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        inputs_embeds: Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> BaseModelOutputWithPooling:
+        """``input_ids`` (B, T) long and ``attention_mask`` (B, T) with 1 for real tokens.
+
+        ``inputs_embeds`` (B, T, D) replaces the token-embedding lookup (positions and segments are still added),
+        which lets analyses take gradients with respect to the input embeddings.
+        """
+        x = self.embeddings(input_ids, token_type_ids, inputs_embeds)  # (B, T, D)
+        all_hidden = [x] if output_hidden_states else None
+        for layer in self.layers:
+            x = layer(x, attention_mask)  # (B, T, D)
+            if all_hidden is not None:
+                all_hidden.append(x)
+        if attention_mask is not None:
+            # Padded positions carry defined but meaningless values; zero them so no consumer can pick them up.
+            x = x * attention_mask.unsqueeze(-1).to(x.dtype)  # (B, T, D)
+        pooled = self.pool(x, attention_mask)  # (B, D)
+        return BaseModelOutputWithPooling(
+            last_hidden_state=x,
+            pooler_output=pooled,
+            hidden_states=tuple(all_hidden) if all_hidden is not None else None,
+        )
+
+
+class WaveForSequenceClassification(WavePreTrainedModel):
+    """Wave Network text classifier (paper section 4a): WaveModel -> dropout -> linear head, with the loss chosen by
+    ``config.problem_type`` (cross-entropy, multi-label BCE or MSE regression)."""
+
+    def __init__(self, config: WaveConfig):
+        super().__init__(config)
+        self.wave = WaveModel(config)
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.wave.get_input_embeddings()
+
+    def forward(
+        self,
+        input_ids: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        labels: Tensor | None = None,
+        inputs_embeds: Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        out = self.wave(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            inputs_embeds=inputs_embeds,
+            output_hidden_states=output_hidden_states,
+        )
+        logits = self.classifier(self.dropout(out.pooler_output))  # (B, C)
+        loss = self.compute_loss(logits, labels) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
+
+    def compute_loss(self, logits: Tensor, labels: Tensor) -> Tensor:
+        problem = self.config.problem_type
+        if problem is None:
+            problem = "regression" if self.config.num_labels == 1 else "single_label_classification"
+        logits = logits.float()
+        if problem == "regression":
+            return F.mse_loss(logits.squeeze(-1), labels.float())
+        if problem == "multi_label_classification":
+            return F.binary_cross_entropy_with_logits(logits, labels.float())
+        return F.cross_entropy(logits, labels.long())
+
+
+AutoConfig.register("wave", WaveConfig, exist_ok=True)
+AutoModel.register(WaveConfig, WaveModel, exist_ok=True)
+AutoModelForSequenceClassification.register(WaveConfig, WaveForSequenceClassification, exist_ok=True)

@@ -1,0 +1,111 @@
+"""Wave operations of the Wave Network (arXiv 2411.02674, section 3), as pure functions on real tensors.
+
+Shapes: B batch, T tokens, D width. A complex tensor is carried as a pair ``(re, im)`` of real tensors of the same
+shape, so everything here runs under bf16 autocast and exports to ONNX (no complex dtype).
+
+Closed form (see ``docs/math.md``): with the global semantics G_k = sqrt(sum_j w_jk^2) and the phase
+alpha_jk = atan2(sqrt(1 - (w_jk/G_k)^2), w_jk/G_k) of the paper, cos(alpha) = w/G and sin(alpha) >= 0, hence
+
+    Z_jk = G_k exp(i alpha_jk) = w_jk + i sqrt(G_k^2 - w_jk^2).
+
+The phase therefore lies in [0, pi] (the paper says (-pi, pi]); no atan2, exp or complex number is needed.
+
+Numerical safety. ``G_k^2 - w_jk^2`` is zero when token j holds all of dimension k's energy (always for a one-token
+text) and the derivative of sqrt is infinite at zero. Below a threshold ``eps * G_k^2`` the difference is rounding
+noise, so the square root is set to exactly zero there with a zero gradient ("double where"); above it the exact
+value and gradient are used, bounded by 1 / (2 sqrt(eps) G_k). An all-zero dimension (G_k = 0) gives Z = 0, the limit
+of G exp(i alpha) as G -> 0 whatever the phase.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "ComplexPair",
+    "global_semantics",
+    "global_semantics_sq",
+    "token2wave",
+    "interference",
+    "modulation",
+    "magnitude",
+    "masked_mean",
+    "DEFAULT_EPS",
+]
+
+ComplexPair = tuple[Tensor, Tensor]
+
+# Relative threshold below which G^2 - w^2 is treated as zero. fp32 rounding noise in G^2 - w^2 is ~1e-7 G^2, so
+# anything below 1e-6 G^2 carries no information, and the gradient of the square root stays under 500 / G.
+DEFAULT_EPS = 1e-6
+
+
+def _safe_sqrt(x: Tensor, threshold: Tensor | float) -> Tensor:
+    """sqrt(x) where x > threshold, exactly 0 elsewhere, with a finite gradient everywhere (double-where trick)."""
+    keep = x > threshold
+    return torch.where(keep, torch.where(keep, x, torch.ones_like(x)).sqrt(), torch.zeros_like(x))
+
+
+def _compute_dtype(x: Tensor) -> torch.dtype:
+    # Sums of squares lose too much in 16-bit floats; the wave math is elementwise and cheap, so run it in fp32.
+    return torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+
+
+def global_semantics_sq(w: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+    """Squared global semantics G^2 per text and dimension (paper Eq. 1): the sum of squares over real tokens.
+
+    ``w`` is (B, T, D); ``attention_mask`` (B, T) with 1 for real tokens and 0 for padding. Padding is excluded
+    here, after every bias has been added to ``w``, so the result does not depend on how much padding a batch has.
+    Returns (B, 1, D).
+    """
+    if attention_mask is not None:
+        w = w * attention_mask.unsqueeze(-1).to(w.dtype)  # (B, T, D)
+    return w.pow(2).sum(dim=-2, keepdim=True)  # (B, 1, D)
+
+
+def token2wave(w: Tensor, attention_mask: Tensor | None = None, eps: float = DEFAULT_EPS) -> ComplexPair:
+    """Token2Wave (paper section 3.1): the complex token Z = G exp(i alpha) in closed form, as (Re, Im).
+
+    Re Z = w, Im Z = sqrt(G^2 - w^2) with G taken over the real tokens of each text. Both parts are (B, T, D) in
+    fp32 (or the input dtype when that is fp32/fp64). Values at padded positions are defined but meaningless; the
+    caller keeps them out of anything that mixes tokens.
+    """
+    w = w.to(_compute_dtype(w))
+    g_sq = global_semantics_sq(w, attention_mask)  # (B, 1, D)
+    im = _safe_sqrt(g_sq - w.pow(2), eps * g_sq)  # (B, T, D)
+    return w, im
+
+
+def global_semantics(w: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+    """Global semantics G (paper Eq. 1), (B, 1, D), with a finite gradient for all-zero dimensions."""
+    g_sq = global_semantics_sq(w.to(_compute_dtype(w)), attention_mask)
+    return _safe_sqrt(g_sq, torch.finfo(g_sq.dtype).tiny)
+
+
+def interference(z1: ComplexPair, z2: ComplexPair) -> ComplexPair:
+    """Wave interference (paper section 3.2): Z + Z' = (w + w') + i (s + s')."""
+    return z1[0] + z2[0], z1[1] + z2[1]
+
+
+def modulation(z1: ComplexPair, z2: ComplexPair) -> ComplexPair:
+    """Wave modulation (paper section 3.2): Z * Z' = G G' exp(i (alpha + alpha')).
+
+    In closed form Re = w w' - s s' and Im = w s' + w' s. Its magnitude G G' is the same for every token of a text.
+    """
+    (a, b), (c, d) = z1, z2
+    return a * c - b * d, a * d + b * c
+
+
+def magnitude(z: ComplexPair) -> Tensor:
+    """|Z| = sqrt(Re^2 + Im^2), with a finite gradient where Z = 0."""
+    sq = z[0].pow(2) + z[1].pow(2)
+    return _safe_sqrt(sq, torch.finfo(sq.dtype).tiny)
+
+
+def masked_mean(x: Tensor, attention_mask: Tensor | None) -> Tensor:
+    """Mean over real tokens: (B, T, D) -> (B, D). Padded positions never contribute, whatever their values."""
+    if attention_mask is None:
+        return x.mean(dim=1)
+    m = attention_mask.unsqueeze(-1).to(x.dtype)  # (B, T, 1)
+    return (x * m).sum(dim=1) / m.sum(dim=1).clamp_min(1.0)  # (B, D)
