@@ -34,7 +34,7 @@ class WaveConfig(PretrainedConfig):
             ``"none"`` skips it.
         dropout: dropout on embeddings, on every sublayer output and before the classifier.
         pooling: ``"cls"`` reads the first token ([CLS]); ``"mean"`` averages the real (non-padding) tokens.
-        num_labels: number of classes (1 for regression).
+        num_labels: number of classes (1 for regression); 2 when not given and no ``id2label`` is.
         problem_type: ``"single_label_classification"``, ``"multi_label_classification"`` or ``"regression"``;
             chooses cross-entropy, binary cross-entropy with logits or mean squared error.
         wave_eps: relative threshold under which G^2 - w^2 counts as zero in Token2Wave (see ``wave_network.ops``).
@@ -63,7 +63,7 @@ class WaveConfig(PretrainedConfig):
         norm: str = "layer",
         dropout: float = 0.1,
         pooling: str = "cls",
-        num_labels: int = 2,
+        num_labels: int | None = None,
         problem_type: str | None = None,
         wave_eps: float = 1e-6,
         layer_norm_eps: float = 1e-5,
@@ -90,7 +90,9 @@ class WaveConfig(PretrainedConfig):
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
         self.embedding_init_std = embedding_init_std
-        super().__init__(pad_token_id=pad_token_id, num_labels=num_labels, problem_type=problem_type, **kwargs)
+        if num_labels is not None:  # left unset when loading, so a saved id2label decides the label count
+            kwargs["num_labels"] = num_labels
+        super().__init__(pad_token_id=pad_token_id, problem_type=problem_type, **kwargs)
         self.validate()
 
     def validate(self) -> None:

@@ -42,9 +42,12 @@ DEFAULT_EPS = 1e-6
 
 
 def _safe_sqrt(x: Tensor, threshold: Tensor | float) -> Tensor:
-    """sqrt(x) where x > threshold, exactly 0 elsewhere, with a finite gradient everywhere (double-where trick)."""
-    keep = x > threshold
-    return torch.where(keep, torch.where(keep, x, torch.ones_like(x)).sqrt(), torch.zeros_like(x))
+    """sqrt(x) where x > threshold, exactly 0 elsewhere, with a finite gradient everywhere.
+
+    ``threshold`` must be > 0 wherever x can be 0, so the clamped square root never sees 0 and its gradient stays
+    finite; the comparison then zeroes both the value and the gradient below the threshold.
+    """
+    return torch.where(x > threshold, x.clamp(min=threshold).sqrt(), 0.0)
 
 
 def _compute_dtype(x: Tensor) -> torch.dtype:
@@ -52,16 +55,17 @@ def _compute_dtype(x: Tensor) -> torch.dtype:
     return torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
 
 
-def global_semantics_sq(w: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+def global_semantics_sq(w: Tensor, attention_mask: Tensor | None = None, w_sq: Tensor | None = None) -> Tensor:
     """Squared global semantics G^2 per text and dimension (paper Eq. 1): the sum of squares over real tokens.
 
     ``w`` is (B, T, D); ``attention_mask`` (B, T) with 1 for real tokens and 0 for padding. Padding is excluded
     here, after every bias has been added to ``w``, so the result does not depend on how much padding a batch has.
-    Returns (B, 1, D).
+    ``w_sq`` may pass a precomputed ``w * w``. Returns (B, 1, D).
     """
-    if attention_mask is not None:
-        w = w * attention_mask.unsqueeze(-1).to(w.dtype)  # (B, T, D)
-    return w.pow(2).sum(dim=-2, keepdim=True)  # (B, 1, D)
+    w_sq = w * w if w_sq is None else w_sq  # (B, T, D)
+    if attention_mask is None:
+        return w_sq.sum(dim=-2, keepdim=True)  # (B, 1, D)
+    return torch.bmm(attention_mask.unsqueeze(1).to(w_sq.dtype), w_sq)  # (B, 1, D)
 
 
 def token2wave(w: Tensor, attention_mask: Tensor | None = None, eps: float = DEFAULT_EPS) -> ComplexPair:
@@ -72,8 +76,10 @@ def token2wave(w: Tensor, attention_mask: Tensor | None = None, eps: float = DEF
     caller keeps them out of anything that mixes tokens.
     """
     w = w.to(_compute_dtype(w))
-    g_sq = global_semantics_sq(w, attention_mask)  # (B, 1, D)
-    im = _safe_sqrt(g_sq - w.pow(2), eps * g_sq)  # (B, T, D)
+    w_sq = w * w  # (B, T, D)
+    g_sq = global_semantics_sq(w, attention_mask, w_sq)  # (B, 1, D)
+    threshold = eps * g_sq + torch.finfo(w.dtype).tiny  # (B, 1, D); > 0 even for an all-zero dimension
+    im = _safe_sqrt(g_sq - w_sq, threshold)  # (B, T, D)
     return w, im
 
 

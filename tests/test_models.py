@@ -1,0 +1,200 @@
+"""Every registered Wave preset on a tiny odd-sized config (batch 3, seq 7, width 12, vocab 50)."""
+
+import pytest
+import torch
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
+
+from wave_network import (
+    WaveConfig,
+    WaveForSequenceClassification,
+    WaveModel,
+    count_parameters,
+    create_model,
+    get_preset,
+    list_presets,
+)
+
+B, T, D, V, C = 3, 7, 12, 50, 3
+
+
+def tiny(name, **overrides):
+    ffn = 0 if get_preset(name).model.get("ffn_dim", 768) == 0 else 13
+    # Weights on the scale of the random biases below, so token-dependent terms are not swamped by them.
+    fields = dict(hidden_size=D, ffn_dim=ffn, max_position_embeddings=16, dropout=0.0, initializer_range=0.3)
+    fields.update(overrides)
+    torch.manual_seed(0)
+    model = create_model(name, num_labels=C, vocab_size=V, **fields)
+    with torch.no_grad():  # non-zero biases everywhere, so padding leaks would show
+        for n, p in model.named_parameters():
+            if n.endswith("bias"):
+                p.normal_(0, 0.5)
+    return model.eval()
+
+
+def batch(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1, V, (B, T), generator=g)
+    mask = torch.ones(B, T, dtype=torch.long)
+    mask[1, 4:] = 0
+    mask[2, 1:] = 0  # one-token text
+    ids = ids * mask
+    return ids, mask
+
+
+PRESETS = list_presets()
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_shapes_and_finite(name):
+    model = tiny(name)
+    ids, mask = batch()
+    out = model(input_ids=ids, attention_mask=mask, labels=torch.tensor([0, 1, 2]))
+    assert out.logits.shape == (B, C)
+    assert torch.isfinite(out.logits).all() and torch.isfinite(out.loss)
+    feats = model.wave(input_ids=ids, attention_mask=mask)
+    assert feats.last_hidden_state.shape == (B, T, D)
+    assert feats.pooler_output.shape == (B, D)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_parameter_gets_a_finite_gradient(name):
+    model = tiny(name).train()
+    ids, mask = batch()
+    ids[0, 3] = ids[0, 0]  # repeated tokens and a dominant token below
+    out = model(input_ids=ids, attention_mask=mask, labels=torch.tensor([0, 1, 2]))
+    out.loss.backward()
+    for n, p in model.named_parameters():
+        assert p.grad is not None, n
+        assert torch.isfinite(p.grad).all(), n
+        assert p.grad.abs().sum() > 0, n
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_dominant_token_stays_finite(name):
+    model = tiny(name).train()
+    ids, mask = batch()
+    with torch.no_grad():
+        model.get_input_embeddings().weight[ids[0, 0]] *= 1e4
+    out = model(input_ids=ids, attention_mask=mask, labels=torch.tensor([0, 1, 2]))
+    out.loss.backward()
+    assert torch.isfinite(out.logits).all()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_extra_padding_leaves_logits_unchanged(name):
+    model = tiny(name)
+    ids, mask = batch()
+    pad = torch.zeros(B, 5, dtype=torch.long)
+    longer = model(input_ids=torch.cat([ids, pad], 1), attention_mask=torch.cat([mask, pad], 1)).logits
+    torch.testing.assert_close(longer, model(input_ids=ids, attention_mask=mask).logits, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_batch_of_one_equals_its_row(name):
+    model = tiny(name)
+    ids, mask = batch()
+    full = model(input_ids=ids, attention_mask=mask).logits
+    for i in range(B):
+        n = int(mask[i].sum())
+        alone = model(input_ids=ids[i : i + 1, :n], attention_mask=mask[i : i + 1, :n]).logits
+        torch.testing.assert_close(alone[0], full[i], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_save_pretrained_round_trip(name, tmp_path):
+    model = tiny(name)
+    ids, mask = batch()
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").exists()
+    for loader in (WaveForSequenceClassification, AutoModelForSequenceClassification):
+        loaded = loader.from_pretrained(tmp_path).eval()
+        assert torch.equal(loaded(input_ids=ids, attention_mask=mask).logits, model(ids, mask).logits)
+
+
+def test_auto_classes_are_registered(tmp_path):
+    config = WaveConfig(vocab_size=V, hidden_size=D, ffn_dim=0)
+    config.save_pretrained(tmp_path)
+    assert isinstance(AutoConfig.from_pretrained(tmp_path), WaveConfig)
+    assert isinstance(AutoModel.from_config(config), WaveModel)
+    assert isinstance(AutoModelForSequenceClassification.from_config(config), WaveForSequenceClassification)
+
+
+def test_token_type_embeddings_change_the_output():
+    model = tiny("paper-modulation", type_vocab_size=2)
+    ids, mask = batch()
+    seg = torch.zeros_like(ids)
+    seg[:, 3:] = 1
+    a = model(input_ids=ids, attention_mask=mask).logits
+    b = model(input_ids=ids, attention_mask=mask, token_type_ids=seg).logits
+    assert not torch.allclose(a[0], b[0])
+
+
+@pytest.mark.parametrize("problem,labels", [("regression", torch.tensor([0.1, 2.0, -1.0])),
+                                            ("multi_label_classification", torch.tensor([[1, 0, 1], [0, 0, 1], [1, 1, 0]]))])
+def test_problem_types_compute_their_loss(problem, labels):
+    num = 1 if problem == "regression" else C
+    model = create_model("paper-modulation", num_labels=num, vocab_size=V, hidden_size=D, ffn_dim=8,
+                         problem_type=problem)
+    ids, mask = batch()
+    out = model(input_ids=ids, attention_mask=mask, labels=labels)
+    assert out.logits.shape == (B, num) and torch.isfinite(out.loss)
+
+
+def shuffled_order_pooled(model, seed=0):
+    """Pooled vectors of one full-length text and of the same tokens in another order ([CLS] stays first)."""
+    ids, _ = batch(seed)
+    ids = ids[:1].clone()
+    mask = torch.ones_like(ids)
+    perm = torch.tensor([0] + list(torch.randperm(T - 1, generator=torch.Generator().manual_seed(1)) + 1))
+    pooled = [model.wave(input_ids=x, attention_mask=mask).pooler_output for x in (ids, ids[:, perm])]
+    return pooled[0], pooled[1]
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_without_positions_the_model_is_order_blind(name):
+    model = tiny(name, position_embedding="none", pooling="mean")
+    a, b = shuffled_order_pooled(model)
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+@pytest.mark.parametrize("kind", ["learned", "sinusoidal"])
+def test_with_positions_word_order_matters(name, kind):
+    model = tiny(name, position_embedding=kind, pooling="mean")
+    a, b = shuffled_order_pooled(model)
+    # LayerNormed features are O(1); a permutation moves them by far more than rounding (1e-6).
+    assert (a - b).abs().max() > 1e-3
+
+
+def test_modulation_read_through_magnitude_is_token_independent():
+    """Documented property of seed-modulation: every real token leaves the wave layer with the same vector."""
+    model = tiny("seed-modulation")
+    ids, mask = batch()
+    hidden = model.wave(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, T, D)
+    torch.testing.assert_close(hidden[0], hidden[0, :1].expand(T, D), rtol=1e-5, atol=1e-5)
+    model_i = tiny("seed-modulation", wave_mode="interference")
+    hidden_i = model_i.wave(input_ids=ids, attention_mask=mask).last_hidden_state
+    assert hidden_i[0].std(dim=0).max() > 1e-3
+
+
+def test_config_rejects_bad_values_naming_the_field():
+    with pytest.raises(ValueError, match="wave_mode"):
+        WaveConfig(wave_mode="superposition")
+    with pytest.raises(ValueError, match="readout"):
+        WaveConfig(readout="phase")
+    with pytest.raises(ValueError, match="regression"):
+        WaveConfig(problem_type="regression", num_labels=3)
+
+
+def test_parameter_counts_reconcile_the_paper_and_the_proof_of_life():
+    paper = count_parameters(create_model("paper-modulation", num_labels=4))
+    seed = count_parameters(create_model("seed-modulation", num_labels=4))
+    assert paper.non_embedding == 2_366_980  # the paper's "2.4 million parameters"
+    assert seed.total == 24_626_692  # the proof-of-life's AG News model
+    assert seed.embedding == 30522 * 768
+
+
+def test_unknown_model_names_the_known_ones():
+    with pytest.raises(KeyError, match="paper-modulation"):
+        create_model("paper-modulaton")

@@ -1,0 +1,158 @@
+"""Closed-form wave operations against the float64 paper reference (tests/wave_reference.py)."""
+
+import pytest
+import torch
+from wave_reference import reference_interference, reference_modulation, reference_token2wave
+
+from wave_network import ops
+
+TOL64 = dict(rtol=1e-10, atol=1e-10)
+
+
+def random_case(B=3, T=7, D=5, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(B, T, D, generator=g, dtype=dtype)
+    mask = torch.ones(B, T, dtype=torch.long)
+    mask[1, 4:] = 0  # a padded row
+    mask[2, 1:] = 0  # a one-token text
+    return w, mask
+
+
+def special_inputs():
+    """Random texts plus the edge cases the math must survive: one token, an all-zero dimension, a dominant token."""
+    w, mask = random_case()
+    w[0, :, 2] = 0.0  # all-zero dimension in text 0
+    w[1, 0, 3] = 50.0  # one token dominates dimension 3 of text 1
+    return w, mask
+
+
+def as_complex(pair):
+    return torch.complex(pair[0], pair[1])
+
+
+def masked(x, mask):
+    return x * mask.unsqueeze(-1).to(x.dtype)
+
+
+def test_token2wave_matches_paper_reference():
+    w, mask = special_inputs()
+    z = as_complex(ops.token2wave(w, mask))
+    ref = reference_token2wave(w, mask)
+    torch.testing.assert_close(masked(z, mask), masked(ref, mask), **TOL64)
+
+
+def test_token2wave_one_token_text_is_the_token_itself():
+    # n = 1: G = |w|, alpha = 0 (w > 0) or pi (w < 0), so Z = w exactly with no imaginary part.
+    w = torch.tensor([[[1.5, -2.0, 0.0]]], dtype=torch.float64)
+    re, im = ops.token2wave(w)
+    torch.testing.assert_close(re, w)
+    torch.testing.assert_close(im, torch.zeros_like(w))
+
+
+def test_global_semantics_matches_reference_and_ignores_padding():
+    w, mask = special_inputs()
+    g = ops.global_semantics(w, mask)
+    expected = torch.sqrt((masked(w, mask) ** 2).sum(1, keepdim=True))
+    torch.testing.assert_close(g, expected, **TOL64)
+    w2 = w.clone()
+    w2[1, 4:] = 1e3  # garbage at padded positions
+    torch.testing.assert_close(ops.global_semantics(w2, mask), g, **TOL64)
+
+
+@pytest.mark.parametrize(
+    "op,ref", [(ops.interference, reference_interference), (ops.modulation, reference_modulation)]
+)
+def test_wave_combination_matches_reference(op, ref):
+    w1, mask = special_inputs()
+    w2 = torch.randn_like(w1) * 0.5 + 0.1
+    z = as_complex(op(ops.token2wave(w1, mask), ops.token2wave(w2, mask)))
+    expected = ref(reference_token2wave(w1, mask), reference_token2wave(w2, mask))
+    torch.testing.assert_close(masked(z, mask), masked(expected, mask), **TOL64)
+
+
+def test_magnitude_matches_complex_abs():
+    w1, mask = special_inputs()
+    z = ops.modulation(ops.token2wave(w1, mask), ops.token2wave(w1.flip(-1), mask))
+    torch.testing.assert_close(ops.magnitude(z), as_complex(z).abs(), **TOL64)
+
+
+def test_phase_lies_in_zero_to_pi():
+    w, mask = random_case(seed=3)
+    _, im = ops.token2wave(w, mask)
+    assert (im >= 0).all()
+
+
+def test_modulation_magnitude_is_the_same_for_every_token():
+    """Documented property: |Z Z'| = G G', so reading modulation back through |.| discards token identity."""
+    w1, _ = random_case(B=3, T=6, D=4, seed=1)
+    w2, _ = random_case(B=3, T=6, D=4, seed=2)
+    mag = ops.magnitude(ops.modulation(ops.token2wave(w1), ops.token2wave(w2)))  # (B, T, D)
+    expected = ops.global_semantics(w1) * ops.global_semantics(w2)  # (B, 1, D)
+    torch.testing.assert_close(mag, expected.expand_as(mag), **TOL64)
+
+
+def test_interference_magnitude_differs_between_tokens():
+    w1, _ = random_case(B=3, T=6, D=4, seed=1)
+    w2, _ = random_case(B=3, T=6, D=4, seed=2)
+    mag = ops.magnitude(ops.interference(ops.token2wave(w1), ops.token2wave(w2)))
+    assert (mag.std(dim=1) > 1e-3).all()
+
+
+def closed_form_layer(w1, w2, mask):
+    return ops.magnitude(ops.interference(ops.token2wave(w1, mask), ops.token2wave(w2, mask))), ops.modulation(
+        ops.token2wave(w1, mask), ops.token2wave(w2, mask)
+    )[0]
+
+
+def test_gradcheck_float64_closed_form():
+    w1, mask = random_case(B=3, T=4, D=3, seed=5)
+    w2 = torch.randn_like(w1)
+    w1.requires_grad_(True)
+    w2.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda a, b: closed_form_layer(a, b, mask), (w1, w2), eps=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("case", ["one_token", "dominant", "zero_dim"])
+def test_gradients_finite_at_the_edges(case):
+    w = torch.randn(2, 5, 4, dtype=torch.float32)
+    mask = torch.ones(2, 5, dtype=torch.long)
+    if case == "one_token":
+        mask[:, 1:] = 0
+    elif case == "dominant":
+        w[:, 0, :] = 1e4
+        w[:, 1:, :] = 1e-4
+    else:
+        w[:, :, 1] = 0.0
+    w.requires_grad_(True)
+    re, im = ops.modulation(ops.token2wave(w, mask), ops.token2wave(w * 0.7 + 0.1, mask))
+    mag = ops.magnitude(ops.interference(ops.token2wave(w, mask), ops.token2wave(-w, mask)))
+    (re.sum() + im.sum() + mag.sum()).backward()
+    assert torch.isfinite(w.grad).all()
+
+
+def test_bf16_autocast_matches_fp32():
+    torch.manual_seed(0)
+    x = torch.randn(4, 11, 32)
+    mask = torch.ones(4, 11, dtype=torch.long)
+    mask[0, 6:] = 0
+    lin_a, lin_b = torch.nn.Linear(32, 32), torch.nn.Linear(32, 32)
+
+    def run():
+        z = ops.modulation(ops.token2wave(lin_a(x), mask), ops.token2wave(lin_b(x), mask))
+        return torch.cat(z, -1)
+
+    fp32 = run()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        bf16 = run()
+    assert bf16.dtype == torch.float32  # the wave math itself runs in fp32 under autocast
+    # bf16 has an 8-bit mantissa: relative error of the projections ~ 2^-8, so compare at 2e-2 of the scale.
+    scale = fp32.abs().max()
+    assert ((bf16 - fp32).abs().max() / scale) < 2e-2
+
+
+def test_masked_mean_ignores_padding():
+    x = torch.randn(2, 5, 3)
+    mask = torch.tensor([[1, 1, 0, 0, 0], [1, 1, 1, 1, 1]])
+    out = ops.masked_mean(x, mask)
+    torch.testing.assert_close(out[0], x[0, :2].mean(0))
+    torch.testing.assert_close(out[1], x[1].mean(0))
