@@ -1,0 +1,115 @@
+"""Label schemes: how raw label values (ints, numeric strings from a CSV, class names, floats) become 0-based
+class ids or float targets, and which values are allowed. A value outside the scheme raises
+``InvalidLabelError`` naming the file, row, column and value (``loading.py`` adds those)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from .catalog import CLASSIFICATION, REGRESSION
+
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def canonical(value: object) -> str | None:
+    """The text form used to match labels across formats: ``3``, ``3.0`` and ``"3"`` are all ``"3"``."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _as_int(value: object) -> int | None:
+    text = canonical(value)
+    return int(text) if text is not None and _INTEGER.fullmatch(text) else None
+
+
+@dataclass(frozen=True)
+class LabelScheme:
+    """How raw labels map to targets.
+
+    Args:
+        names: class names in id order (empty for regression).
+        problem_type: ``"single_label_classification"`` or ``"regression"``.
+        offset: for integer-coded files, the file's value of class 0 (1 for the Zhang et al. 2015 CSVs).
+            Ignored when ``lookup`` is set.
+        lookup: canonical label text -> class id, for files whose labels are names or arbitrary values.
+        by_index: ``lookup`` also accepts the 0-based class indices (for messages).
+    """
+
+    names: tuple[str, ...]
+    problem_type: str = CLASSIFICATION
+    offset: int = 0
+    lookup: dict[str, int] | None = field(default=None, hash=False)
+    by_index: bool = False
+
+    def encode(self, value: object) -> int | float:
+        """The target for ``value``; ``ValueError`` when it is not allowed."""
+        if self.problem_type == REGRESSION:
+            try:
+                target = float(canonical(value) or "nan")
+            except ValueError:
+                target = math.nan
+            if math.isnan(target) or math.isinf(target):
+                raise ValueError(value)
+            return target
+        if self.lookup is not None:
+            key = canonical(value)
+            if key not in self.lookup:
+                raise ValueError(value)
+            return self.lookup[key]
+        number = _as_int(value)
+        if number is None or not 0 <= number - self.offset < len(self.names):
+            raise ValueError(value)
+        return number - self.offset
+
+    def allowed(self) -> str:
+        """The allowed values, for error messages."""
+        if self.problem_type == REGRESSION:
+            return "(finite numbers)"
+        if self.lookup is not None:
+            shown = "{" + ", ".join(repr(n) for n in self.names) + "}"
+            return shown + f" or their indices 0..{len(self.names) - 1}" if self.by_index else shown
+        pairs = ", ".join(f"{i + self.offset}={n}" for i, n in enumerate(self.names))
+        return f"{{{self.offset}..{self.offset + len(self.names) - 1}}} ({pairs})"
+
+
+def integer_scheme(names: Sequence[str], offset: int = 0) -> LabelScheme:
+    """Integer-coded labels ``offset .. offset + len(names) - 1`` (catalogued data sets, hub
+    ``ClassLabel``)."""
+    return LabelScheme(tuple(names), CLASSIFICATION, offset)
+
+
+def named_scheme(names: Sequence[str]) -> LabelScheme:
+    """Labels given as the names themselves or as their 0-based indices (``DataConfig.label_names``)."""
+    lookup = {str(i): i for i in range(len(names))}
+    lookup.update({n: i for i, n in enumerate(names)})  # a name wins over an index that reads the same
+    return LabelScheme(tuple(names), CLASSIFICATION, 0, lookup, by_index=True)
+
+
+def inferred_scheme(values: Iterable[object], problem_type: str | None) -> LabelScheme:
+    """A scheme from the distinct training labels: regression when asked for, or when the labels are numbers
+    and not all whole; otherwise the sorted distinct values (numerically when all are integers) are the
+    classes."""
+    distinct = {canonical(v) for v in values} - {None, ""}
+    if problem_type == REGRESSION or (problem_type is None and _fractional(distinct)):
+        return LabelScheme((), REGRESSION)
+    if all(_INTEGER.fullmatch(v) for v in distinct):
+        ordered = sorted(distinct, key=int)
+    else:
+        ordered = sorted(distinct)
+    return LabelScheme(tuple(ordered), CLASSIFICATION, 0, {v: i for i, v in enumerate(ordered)})
+
+
+def _fractional(distinct: set[str]) -> bool:
+    try:
+        numbers = [float(v) for v in distinct]
+    except ValueError:
+        return False
+    return any(not n.is_integer() for n in numbers)

@@ -1,0 +1,242 @@
+"""``load_splits``: a ``DataConfig`` in, train / validation / test ``datasets.Dataset`` splits out, with
+columns ``text``, optional ``text_pair`` and ``label``, the label names, the problem type and a provenance
+record.
+
+Rules every split follows:
+
+- The official training data is split 80/20 (``val_fraction``), stratified and seeded, into train and
+  validation; the official test set is used only as the test set (paper, arXiv 2411.02674, section 4). For
+  SST-2 the test set is the GLUE dev set.
+- Columns that make one text (title and description) are joined with a single space (``catalog.TEXT_JOIN``).
+- Labels become 0-based class ids (a ``ClassLabel``) or float targets; a label outside the label set is an
+  error.
+- Rows whose text (or text pair) is empty or whitespace only are dropped, counted and reported in
+  ``provenance["dropped_empty"]``, and the split that lost them is named in ``provenance["notes"]``.
+- ``provenance["subset_note"]`` is set whenever a split is not the official one ("AG News, 4,999-row train
+  subset ..."), so that no report calls a subset the benchmark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import datasets
+from datasets.fingerprint import Hasher
+
+from .catalog import CLASSIFICATION, REGRESSION, TEXT_JOIN, FileSpec
+from .config import DataConfig
+from .errors import DataConfigError, EmptyDatasetError, InvalidLabelError
+from .labels import LabelScheme, inferred_scheme, integer_scheme, named_scheme
+from .raw import RawData, class_label_names, read_raw
+from .sources import default_cache_dir
+from .splitting import holdout, subsample
+
+# Bump when the canonical columns change, so cached results of older code are not reused.
+_CANONICAL_VERSION = "1"
+
+
+@dataclass
+class TextSplits:
+    """Train, validation and test splits of raw text.
+
+    Attributes:
+        train, validation, test: ``datasets.Dataset`` with ``text`` (str), optional ``text_pair`` (str) and
+            ``label`` (``ClassLabel`` for classification, float32 for regression).
+        label_names: class names in id order (empty for regression).
+        problem_type: ``"single_label_classification"`` or ``"regression"``.
+        provenance: JSON-serialisable record of where the data came from and what was done to it.
+    """
+
+    train: datasets.Dataset
+    validation: datasets.Dataset
+    test: datasets.Dataset
+    label_names: list[str]
+    problem_type: str
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_labels(self) -> int:
+        """Number of classes (1 for regression: one output)."""
+        return len(self.label_names) if self.problem_type == CLASSIFICATION else 1
+
+    @property
+    def has_pair(self) -> bool:
+        """Whether examples are sentence pairs."""
+        return "text_pair" in self.train.column_names
+
+
+def load_splits(cfg: DataConfig) -> TextSplits:
+    """Load, validate and split the data set ``cfg`` names (see ``DataConfig`` for the search order).
+
+    Raises:
+        DatasetNotFoundError: the data set is neither local nor (reachably) on the hub.
+        DataError: a subclass naming the file, row and column of bad input.
+    """
+    cache = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()
+    raw = read_raw(cfg, cache)
+    scheme = _scheme(cfg, raw)
+    train_full, dropped_train = _canonical(raw.train, raw.train_spec, scheme, raw.train_origin)
+    notes = []
+    if raw.test is not None:
+        test, dropped_test = _canonical(raw.test, raw.test_spec, scheme, raw.test_origin)
+        test_role = raw.provenance.pop("test_role")
+    else:
+        train_full, test, carve = holdout(train_full, cfg.val_fraction, cfg.seed)
+        dropped_test = 0
+        test_role = f"held out of the training data ({cfg.val_fraction:.0%}; no test split was given)"
+        notes.append(
+            f"The test split is {test_role}, split {'stratified' if carve['stratified'] else 'at random'}."
+        )
+    rows = {"train_file": len(raw.train), "test_file": len(raw.test) if raw.test is not None else None}
+    train, validation, split = holdout(train_full, cfg.val_fraction, cfg.seed)
+    subsampled = {}
+    if cfg.max_train_samples:
+        train, subsampled["train"] = subsample(train, cfg.max_train_samples, cfg.seed)
+    if cfg.max_eval_samples:
+        validation, subsampled["validation"] = subsample(validation, cfg.max_eval_samples, cfg.seed)
+        test, subsampled["test"] = subsample(test, cfg.max_eval_samples, cfg.seed)
+    subsampled = {k: v for k, v in subsampled.items() if v is not None}
+    for split_name, dropped in (("train", dropped_train), ("test", dropped_test)):
+        if dropped:
+            notes.append(f"Dropped {dropped:,} {split_name} row(s) with an empty text.")
+    for split_name, info in subsampled.items():
+        notes.append(f"The {split_name} split is a {info['rows']:,}-row subsample of {info['of']:,} rows.")
+    provenance = {
+        **raw.provenance,
+        "test_role": test_role,
+        "subset_note": _subset_note(raw, subsampled),
+        "label_names": list(scheme.names),
+        "problem_type": scheme.problem_type,
+        "columns": {"train": _columns_record(raw.train_spec), "test": _columns_record(raw.test_spec)},
+        "text_join": TEXT_JOIN,
+        "rows": {**rows, "train": len(train), "validation": len(validation), "test": len(test)},
+        "dropped_empty": {"train": dropped_train, "test": dropped_test},
+        "split": {
+            "validation_fraction": cfg.val_fraction,
+            "seed": cfg.seed,
+            "stratified": split["stratified"],
+        },
+        "subsampled": subsampled,
+        "notes": notes,
+    }
+    return TextSplits(train, validation, test, list(scheme.names), scheme.problem_type, provenance)
+
+
+def _columns_record(spec: FileSpec) -> dict[str, Any]:
+    return {
+        "text": list(spec.text),
+        "text_pair": list(spec.text_pair),
+        "label": spec.label,
+        "label_offset": spec.label_offset,
+    }
+
+
+def _subset_note(raw: RawData, subsampled: dict) -> str | None:
+    notes = []
+    for spec, ds in ((raw.train_spec, raw.train), (raw.test_spec, raw.test)):
+        if spec.note and ds is not None:
+            notes.append(spec.note.format(rows=len(ds)))
+    for split_name, info in subsampled.items():
+        notes.append(f"{split_name} subsampled to {info['rows']:,} of {info['of']:,} rows")
+    return "; ".join(notes) or None
+
+
+def _scheme(cfg: DataConfig, raw: RawData) -> LabelScheme:
+    if raw.integer_coded:
+        names = raw.names
+        if cfg.label_names is not None:
+            if len(cfg.label_names) != len(names):
+                raise DataConfigError(
+                    f"DataConfig.label_names has {len(cfg.label_names)} names; {cfg.dataset} has "
+                    f"{len(names)} classes ({', '.join(names)})"
+                )
+            names = cfg.label_names
+        return integer_scheme(names, raw.train_spec.label_offset)
+    if cfg.problem_type == REGRESSION:
+        return LabelScheme((), REGRESSION)
+    if raw.names is not None:
+        return named_scheme(raw.names)
+    class_names = class_label_names(raw.train, raw.train_spec.label)
+    if class_names is not None:
+        return integer_scheme(class_names)
+    return inferred_scheme(raw.train.unique(raw.train_spec.label), cfg.problem_type)
+
+
+@dataclass(frozen=True)
+class _Canonicalize:
+    """``datasets.map`` function: raw columns -> ``text``, ``text_pair``, ``label``, checking every label."""
+
+    origin: str
+    spec: FileSpec
+    scheme: LabelScheme
+
+    def __call__(self, batch: dict[str, list], indices: list[int]) -> dict[str, list]:
+        out = {"text": _join(batch, self.spec.text)}
+        if self.spec.text_pair:
+            out["text_pair"] = _join(batch, self.spec.text_pair)
+        labels = []
+        for index, value in zip(indices, batch[self.spec.label], strict=True):
+            try:
+                labels.append(self.scheme.encode(value))
+            except ValueError:
+                error = InvalidLabelError(
+                    self.origin, index + 1, self.spec.label, value, self.scheme.allowed()
+                )
+                if value == -1 or value == "-1":
+                    error.args = (error.args[0] + " (-1 marks an unlabelled example, as in GLUE test sets)",)
+                raise error from None
+        out["label"] = labels
+        return out
+
+
+def _join(batch: dict[str, list], columns: tuple[str, ...]) -> list[str]:
+    parts = [batch[c] for c in columns]
+    return [TEXT_JOIN.join("" if v is None else str(v) for v in row) for row in zip(*parts, strict=True)]
+
+
+def _non_empty(batch: dict[str, list]) -> list[bool]:
+    pairs = batch.get("text_pair") or [None] * len(batch["text"])
+    return [
+        bool(t.strip()) and (p is None or bool(p.strip())) for t, p in zip(batch["text"], pairs, strict=True)
+    ]
+
+
+def _canonical(
+    ds: datasets.Dataset, spec: FileSpec, scheme: LabelScheme, origin: str
+) -> tuple[datasets.Dataset, int]:
+    """Canonical columns for one raw split, minus empty texts; returns the split and how many rows were
+    dropped."""
+    if len(ds) == 0:
+        raise EmptyDatasetError(f"{origin}: no rows")
+    features = {"text": datasets.Value("string")}
+    if spec.text_pair:
+        features["text_pair"] = datasets.Value("string")
+    is_classification = scheme.problem_type == CLASSIFICATION
+    features["label"] = (
+        datasets.ClassLabel(names=list(scheme.names)) if is_classification else datasets.Value("float32")
+    )
+    fn = _Canonicalize(origin, spec, scheme)
+    key = (
+        _CANONICAL_VERSION,
+        ds._fingerprint,
+        spec,
+        scheme.names,
+        scheme.problem_type,
+        scheme.offset,
+        scheme.lookup,
+    )
+    canonical = ds.map(
+        fn,
+        batched=True,
+        with_indices=True,
+        remove_columns=ds.column_names,
+        features=datasets.Features(features),
+        new_fingerprint=Hasher.hash(key),
+        desc="Checking labels and texts",
+    )
+    kept = canonical.filter(_non_empty, batched=True, new_fingerprint=Hasher.hash((key, "non-empty")))
+    if len(kept) == 0:
+        raise EmptyDatasetError(f"{origin}: all {len(ds):,} rows have an empty text")
+    return kept, len(canonical) - len(kept)
