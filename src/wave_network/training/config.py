@@ -1,5 +1,6 @@
-"""``TrainConfig``: every choice of a training run, typed and documented. Invalid values fail in ``__post_init__``
-with a message naming the field; ``resolved()`` fills the ``None`` fields from the model's preset."""
+"""``TrainConfig``: every choice of a training run, typed and documented. Invalid values fail in
+``__post_init__`` with a message naming the field; ``resolved()`` fills the ``None`` fields from the model's
+preset."""
 
 from __future__ import annotations
 
@@ -21,31 +22,35 @@ class TrainConfig:
 
     Args:
         model: registered model name (``wave_network.list_models()``), e.g. ``"paper-modulation"``.
-        model_overrides: fields of the model's config to change, e.g. ``{"hidden_size": 128, "dropout": 0.0}``.
+        model_overrides: fields of the model's config to change, e.g. ``{"hidden_size": 128}``.
         data: which data set, split and tokenisation (``wave_network.data.DataConfig``; a dict is converted).
-        learning_rate: peak AdamW learning rate; ``None`` takes the preset's (the paper's 1e-3 for Wave models).
+        learning_rate: peak AdamW learning rate; ``None`` takes the preset's (the paper's 1e-3 for Wave
+            models).
         epochs: passes over the training split; ``None`` takes the preset's (the paper's 4).
         batch_size: global batch size, summed over all processes under torchrun (each process gets
             ``batch_size / world_size``); ``None`` takes the preset's (the paper's 64).
         eval_batch_size: global batch size for validation and test; ``None`` uses ``2 * batch_size``.
         weight_decay: AdamW decoupled weight decay, applied to matrices only (not to biases or norm scales).
-        warmup_ratio: fraction of all optimiser steps spent in linear warm-up from 0 to ``learning_rate``, after
-            which the rate decays linearly to 0 at the last step.
+        warmup_ratio: fraction of all optimiser steps spent in linear warm-up from 0 to ``learning_rate``,
+            after which the rate decays linearly to 0 at the last step.
         max_grad_norm: clip the global gradient L2 norm to this value; ``None`` disables clipping.
-        precision: ``"auto"`` (bf16 autocast where the device supports bf16, else fp32), ``"bf16"`` or ``"fp32"``.
+        precision: ``"auto"`` (bf16 autocast where the device supports bf16, else fp32), ``"bf16"`` or
+            ``"fp32"``.
         seed: seeds Python, NumPy and torch (model initialisation, dropout, batch order).
         deterministic: ``torch.use_deterministic_algorithms(True)``: bitwise repeatable runs, possibly slower.
-        early_stopping_patience: stop after this many validations in a row without improvement of the validation
-            metric (accuracy; loss for regression); ``None`` never stops early.
+        early_stopping_patience: stop after this many validations in a row without improvement of the
+            validation metric (accuracy; loss for regression); ``None`` never stops early.
         eval_every: validate every this many epochs (the last epoch is always validated).
         eval_every_steps: also validate every this many optimiser steps; ``None`` validates per epoch only.
         log_every: write the running training loss and learning rate every this many optimiser steps.
         output_dir: run directory; ``None`` makes ``runs/<timestamp>-<model>-<dataset>``.
-        resume: ``True`` continues the run in ``output_dir`` from its ``last/`` checkpoint; a path names the run
-            directory to continue. ``False`` starts a new run and refuses a directory that already holds one.
+        resume: ``True`` continues the run in ``output_dir`` from its ``last/`` checkpoint; a path names the
+            run directory to continue. ``False`` starts a new run and refuses a directory that already holds
+            one.
         device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
-        tracker: experiment tracker, ``"none"``, ``"tensorboard"``, ``"wandb"`` (offline) or ``"mlflow"`` (local
-            file store in the run directory); each needs its pip extra, e.g. ``wave-network[tensorboard]``.
+        tracker: experiment tracker, ``"none"``, ``"tensorboard"``, ``"wandb"`` (offline) or ``"mlflow"``
+            (local file store in the run directory); each needs its pip extra, e.g.
+            ``wave-network[tensorboard]``.
         num_threads: ``torch.set_num_threads`` for CPU work; ``None`` keeps torch's default.
         max_steps: stop after this many optimiser steps in total (smoke tests); ``None`` runs every epoch.
         quiet: no progress bars (they are also off when stderr is not a terminal).
@@ -131,8 +136,8 @@ class TrainConfig:
             fail("resume", "True, False or the path of a run directory")
 
     def resolved(self) -> TrainConfig:
-        """A copy with ``learning_rate``, ``epochs``, ``batch_size`` and ``eval_batch_size`` filled in from the
-        model's preset (its ``training`` defaults). A model without a preset must set them explicitly."""
+        """A copy with ``learning_rate``, ``epochs``, ``batch_size`` and ``eval_batch_size`` filled in from
+        the model's preset (its ``training`` defaults). A model without a preset must set them explicitly."""
         try:
             defaults = dict(get_preset(self.model).training)
         except KeyError:

@@ -1,5 +1,6 @@
-"""Data-parallel training across processes started by ``torchrun``: process-group set-up, and the few collectives
-the loop needs. Outside ``torchrun`` (no ``WORLD_SIZE`` > 1 in the environment) everything is a no-op."""
+"""Data-parallel training across processes started by ``torchrun``: process-group set-up, and the few
+collectives the loop needs. Outside ``torchrun`` (no ``WORLD_SIZE`` > 1 in the environment) everything is a
+no-op."""
 
 from __future__ import annotations
 
@@ -38,8 +39,8 @@ def launched_by_torchrun() -> bool:
 
 
 def init_distributed(device_type: str) -> DistInfo:
-    """Join the process group ``torchrun`` describes in the environment (gloo on CPU, NCCL on CUDA) and pin this
-    process to its GPU. Reuses a group the caller already initialised."""
+    """Join the process group ``torchrun`` describes in the environment (gloo on CPU, NCCL on CUDA) and pin
+    this process to its GPU. Reuses a group the caller already initialised."""
     if not launched_by_torchrun():
         return DistInfo()
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -59,8 +60,8 @@ def shutdown(info: DistInfo) -> None:
 
 
 def wrap_model(model: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
-    """``DistributedDataParallel`` around ``model`` under torchrun (gradients are averaged over processes in the
-    backward pass); the model itself otherwise."""
+    """``DistributedDataParallel`` around ``model`` under torchrun (gradients are averaged over processes in
+    the backward pass); the model itself otherwise."""
     if not info.enabled:
         return model
     device_ids = [device.index] if device.type == "cuda" else None

@@ -1,5 +1,6 @@
-"""Evaluation metrics (scikit-learn, SciPy) under one naming scheme: ``<split>_<metric>``, e.g. ``val_accuracy``,
-``test_f1_macro``. Every function takes plain arrays, so the numbers can be checked by hand."""
+"""Evaluation metrics (scikit-learn, SciPy) under one naming scheme: ``<split>_<metric>``, e.g.
+``val_accuracy``, ``test_f1_macro``. Every function takes plain arrays, so the numbers can be checked by
+hand."""
 
 from __future__ import annotations
 
@@ -7,8 +8,15 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from scipy import stats
-from sklearn.metrics import accuracy_score, confusion_matrix, mean_squared_error, precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    mean_squared_error,
+    precision_recall_fscore_support,
+)
 
 SINGLE_LABEL = "single_label_classification"
 MULTI_LABEL = "multi_label_classification"
@@ -17,7 +25,8 @@ PROBLEM_TYPES = (SINGLE_LABEL, MULTI_LABEL, REGRESSION)
 
 
 def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], num_labels: int) -> dict:
-    """Accuracy, macro- and weighted-averaged precision / recall / F1 and the confusion matrix (rows: true labels,
+    """Accuracy, macro- and weighted-averaged precision / recall / F1 and the confusion matrix (rows: true
+    labels,
     columns: predictions, over all ``num_labels`` classes). A class never predicted has precision 0."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     labels = list(range(num_labels))
@@ -32,8 +41,8 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], num_lab
 
 
 def multilabel_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
-    """Exact-match (subset) accuracy and macro / weighted / micro precision, recall and F1 over binary indicator
-    matrices (N, C)."""
+    """Exact-match (subset) accuracy and macro / weighted / micro precision, recall and F1 over binary
+    indicator matrices (N, C)."""
     y_true, y_pred = np.asarray(y_true).astype(int), np.asarray(y_pred).astype(int)
     out = {"accuracy": float(accuracy_score(y_true, y_pred))}
     for average in ("macro", "weighted", "micro"):
@@ -43,8 +52,8 @@ def multilabel_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
 
 
 def regression_metrics(y_true: Sequence[float], y_pred: Sequence[float]) -> dict:
-    """Mean squared error, Pearson and Spearman correlation. A correlation with a constant input is undefined and
-    reported as NaN (written as ``null`` in JSON)."""
+    """Mean squared error, Pearson and Spearman correlation. A correlation with a constant input is undefined
+    and reported as NaN (written as ``null`` in JSON)."""
     y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
     out = {"mse": float(mean_squared_error(y_true, y_pred))}
     if len(y_true) < 2 or np.ptp(y_true) == 0 or np.ptp(y_pred) == 0:
@@ -54,6 +63,19 @@ def regression_metrics(y_true: Sequence[float], y_pred: Sequence[float]) -> dict
         out["pearson"] = float(stats.pearsonr(y_true, y_pred)[0])
         out["spearman"] = float(stats.spearmanr(y_true, y_pred)[0])
     return out
+
+
+def loss_from_logits(logits: torch.Tensor, labels: torch.Tensor, problem_type: str) -> float:
+    """Mean loss as Hugging Face sequence classifiers define it: cross-entropy for single-label, binary
+    cross-entropy with logits for multi-label, squared error for regression; in float64, so it is the same
+    however the examples were batched."""
+    logits = torch.as_tensor(logits).double()
+    labels = torch.as_tensor(labels)
+    if problem_type == REGRESSION:
+        return float(F.mse_loss(logits.reshape(-1), labels.double().reshape(-1)))
+    if problem_type == MULTI_LABEL:
+        return float(F.binary_cross_entropy_with_logits(logits, labels.double()))
+    return float(F.cross_entropy(logits, labels.long()))
 
 
 def predictions_from_logits(logits: np.ndarray, problem_type: str) -> np.ndarray:
