@@ -1,0 +1,110 @@
+"""Process-wide settings of a run: device, autocast precision, seeds, deterministic algorithms and Ctrl-C
+handling. Each is set for the run and put back afterwards where it is global state."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+
+logger = logging.getLogger("wave_network.training")
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """``"auto"`` is CUDA when available, else CPU; under torchrun each process takes GPU ``LOCAL_RANK``."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("TrainConfig.device='cuda' but torch.cuda.is_available() is False")
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    return torch.device("cuda", local_rank)
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype: bf16 for ``"bf16"``, and for ``"auto"`` where the device has native bf16 (CUDA with
+    bf16 support; a CPU with AVX-512 BF16 or AMX, as oneDNN reports it); ``None`` (plain fp32) otherwise."""
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    return torch.bfloat16 if _cpu_has_native_bf16() else None
+
+
+def _cpu_has_native_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002  (the global generator third-party code draws from)
+    torch.manual_seed(seed)
+
+
+@contextmanager
+def deterministic_mode(enabled: bool, device: torch.device) -> Iterator[None]:
+    """``torch.use_deterministic_algorithms(True)`` inside the block, restored afterwards."""
+    if not enabled:
+        yield
+        return
+    previous = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark)
+    if device.type == "cuda":
+        # cuBLAS needs a fixed workspace for deterministic results; it must be set before cuBLAS starts.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous[0])
+        torch.backends.cudnn.benchmark = previous[1]
+
+
+@contextmanager
+def cpu_threads(num_threads: int | None) -> Iterator[None]:
+    """``torch.set_num_threads(num_threads)`` inside the block (``None``: unchanged)."""
+    before = torch.get_num_threads()
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextmanager
+def graceful_interrupt(holder: Any) -> Iterator[None]:
+    """The first Ctrl-C sets ``holder.interrupt_requested`` (the loop then stops after the current step and
+    saves ``last/``); a second one raises ``KeyboardInterrupt`` at once. Only in the main thread, where Python
+    delivers signals."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        if holder.interrupt_requested:
+            signal.signal(signal.SIGINT, previous)
+            raise KeyboardInterrupt
+        holder.interrupt_requested = True
+        logger.warning(
+            "interrupt: stopping after this step and saving last/; press Ctrl-C again to stop at once"
+        )
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

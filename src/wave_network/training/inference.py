@@ -1,0 +1,156 @@
+"""Using a trained model directory (a run's ``best/``, or any ``save_pretrained`` directory with its
+tokenizer): ``evaluate`` it on a data set split, or ``predict`` labels for raw texts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from .. import data as wn_data
+from ..modeling_wave import WaveForSequenceClassification  # noqa: F401  (registers the Wave Auto classes)
+from .environment import resolve_precision
+from .evaluation import MODEL_INPUTS, evaluate_model
+from .metrics import MULTI_LABEL, REGRESSION, SINGLE_LABEL
+from .progress import ProgressBars, hide_library_progress_bars
+from .rundir import BEST
+
+
+def resolve_model_dir(path: str | Path) -> Path:
+    """A model directory, or a run directory whose ``best/`` is used."""
+    path = Path(path)
+    if (path / BEST / "config.json").exists():
+        return path / BEST
+    if (path / "config.json").exists():
+        return path
+    raise FileNotFoundError(f"{path} is neither a saved model directory nor a run directory with best/")
+
+
+def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> tuple[Any, Any]:
+    """``(model, tokenizer)`` from a model or run directory, the model in eval mode on ``device``."""
+    path = resolve_model_dir(model_dir)
+    with hide_library_progress_bars():
+        model = AutoModelForSequenceClassification.from_pretrained(path).to(_device(device)).eval()
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    return model, tokenizer
+
+
+def _device(device: str | torch.device) -> torch.device:
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _problem_type(model: Any) -> str:
+    problem = getattr(model.config, "problem_type", None)
+    if problem is None:
+        return REGRESSION if model.config.num_labels == 1 else SINGLE_LABEL
+    return problem
+
+
+def evaluate(
+    model_dir: str | Path,
+    data_cfg: wn_data.DataConfig,
+    split: str = "test",
+    *,
+    batch_size: int = 64,
+    device: str = "auto",
+    precision: str = "fp32",
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """Metrics of a saved model on ``split`` (``"test"``, ``"validation"`` or ``"train"``) of the data set
+    ``data_cfg`` describes, named ``test_accuracy`` etc. (``val_*`` for the validation split). The texts are
+    tokenised with the tokenizer saved in the model directory; ``precision`` is as in ``TrainConfig``."""
+    if split not in ("train", "validation", "test"):
+        raise ValueError(f"split={split!r}; expected 'train', 'validation' or 'test'")
+    torch_device = _device(device)
+    with hide_library_progress_bars(quiet):
+        model, tokenizer = load_model(model_dir, torch_device)
+        splits = wn_data.load_splits(data_cfg)
+        _check_labels(model, splits.label_names, splits.problem_type)
+        tokenized = wn_data.tokenize_splits(
+            splits, tokenizer, data_cfg.max_length, cache_dir=data_cfg.cache_dir
+        )
+    dataset = getattr(tokenized, split)
+    loader = wn_data.make_dataloader(
+        dataset, batch_size, shuffle=False, seed=0, pad_token_id=tokenized.pad_token_id
+    )
+    prefix = "val" if split == "validation" else split
+    with ProgressBars(enabled=not quiet) as bars:
+        result = evaluate_model(
+            model,
+            loader,
+            problem_type=splits.problem_type,
+            prefix=prefix,
+            device=torch_device,
+            autocast_dtype=resolve_precision(precision, torch_device),
+            bars=bars,
+            total=len(loader),
+        )
+    return result.metrics | {
+        f"{prefix}_examples": result.examples,
+        f"{prefix}_tokens_per_s": result.tokens_per_s,
+    }
+
+
+def _check_labels(model: Any, label_names: Sequence[str] | None, problem_type: str) -> None:
+    if problem_type == REGRESSION or not label_names:
+        return
+    saved = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    if [str(n) for n in label_names] != [str(n) for n in saved]:
+        raise ValueError(f"the model was trained on labels {saved}, the data set has {list(label_names)}")
+
+
+@torch.no_grad()
+def predict(
+    model_dir: str | Path,
+    texts: Sequence[str | tuple[str, str]],
+    batch_size: int = 32,
+    *,
+    device: str = "auto",
+) -> list[dict[str, Any]]:
+    """Predictions for raw texts (or ``(text, text_pair)`` tuples), truncated to the training ``max_length``.
+
+    Each prediction is ``{"label": name, "label_id": id, "probabilities": {name: p, ...}}``. For multi-label
+    models ``label`` and ``label_id`` are lists of the labels with p > 0.5; for regression ``label`` and
+    ``label_id`` are ``None`` and ``score`` holds the predicted value.
+    """
+    torch_device = _device(device)
+    model, tokenizer = load_model(model_dir, torch_device)
+    problem = _problem_type(model)
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(texts), batch_size):
+        chunk = list(texts[start : start + batch_size])
+        pairs = [t for t in chunk if isinstance(t, (tuple, list))]
+        if pairs and len(pairs) != len(chunk):
+            raise ValueError("predict(): mix of single texts and (text, text_pair) tuples in one call")
+        args = ([a for a, _ in chunk], [b for _, b in chunk]) if pairs else (chunk,)
+        encoded = tokenizer(
+            *args, truncation=True, max_length=tokenizer.model_max_length, padding=True, return_tensors="pt"
+        )
+        inputs = {k: v.to(torch_device) for k, v in encoded.items() if k in MODEL_INPUTS}
+        logits = model(**inputs).logits.float().cpu()  # (B, C)
+        out += [_prediction(row, problem, names) for row in logits]
+    return out
+
+
+def _prediction(logits: torch.Tensor, problem: str, names: list[str]) -> dict[str, Any]:
+    if problem == REGRESSION:
+        return {"label": None, "label_id": None, "score": float(logits[0]), "probabilities": {}}
+    if problem == MULTI_LABEL:
+        probs = torch.sigmoid(logits).tolist()
+        ids = [i for i, p in enumerate(probs) if p > 0.5]
+        return {
+            "label": [names[i] for i in ids],
+            "label_id": ids,
+            "probabilities": dict(zip(names, probs, strict=True)),
+        }
+    probs = torch.softmax(logits, dim=-1).tolist()
+    best = int(logits.argmax())
+    return {"label": names[best], "label_id": best, "probabilities": dict(zip(names, probs, strict=True))}

@@ -1,0 +1,435 @@
+"""``train(cfg)``: one run from a ``TrainConfig`` to a run directory. It prepares the process group, the
+data and the model, hands them to the one training loop (``loop.fit``), then reloads the best-validation
+checkpoint, evaluates it on the test split once and writes the results."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import get_linear_schedule_with_warmup
+
+from .. import data as wn_data
+from ..registry import create_model
+from . import distributed as ddp
+from .callbacks import (
+    Callback,
+    CallbackList,
+    Checkpointer,
+    ConsoleLogger,
+    EarlyStopping,
+    JsonlLogger,
+    TrackerCallback,
+)
+from .checkpoint import TRAINER_STATE, load_resume_state, load_weights, replace_dir, save_model_dir
+from .config import TrainConfig
+from .environment import (
+    cpu_threads,
+    deterministic_mode,
+    graceful_interrupt,
+    resolve_device,
+    resolve_precision,
+    seed_everything,
+)
+from .evaluation import evaluate_model
+from .loop import (
+    LoopContext,
+    NonFiniteLossError,
+    TrainState,
+    adamw_param_groups,
+    fit,
+    fit_without_gradients,
+    fits_without_gradients,
+)
+from .metrics import REGRESSION, selection_metric
+from .plots import plot_confusion_matrix, plot_training_curves
+from .progress import ProgressBars, hide_library_progress_bars
+from .resources import (
+    describe_device,
+    git_commit,
+    library_versions,
+    parameter_counts,
+    peak_memory,
+    reset_peak_memory,
+)
+from .rundir import CONFIG, CONFUSION_MATRIX, RESULTS, TRAINING_CURVES, RunDir, default_run_dir, to_jsonable
+
+logger = logging.getLogger("wave_network.training")
+
+
+@dataclass
+class RunResult:
+    """What ``train`` returns: the run directory and the headline numbers of its ``results.json``."""
+
+    run_dir: Path
+    metrics: dict[str, Any]
+    best_epoch: int | None
+    best_metric: float | None
+    monitor: str
+    stop_reason: str
+    results: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+def train(
+    cfg: TrainConfig,
+    *,
+    callbacks: Sequence[Callback] = (),
+    data: Any | None = None,
+    tokenizer: Any | None = None,
+) -> RunResult:
+    """Train ``cfg.model`` on ``cfg.data``, select the best epoch on the validation split, evaluate it once on
+    the test split and write the run directory (see ``wave_network.training.rundir``).
+
+    Under ``torchrun`` the same call trains data-parallel: every process runs it, rank 0 writes the files.
+
+    Args:
+        cfg: the run's configuration; ``None`` hyperparameters come from the model's preset.
+        callbacks: extra ``Callback`` objects, run on every process after the built-in ones.
+        data: tokenised splits (``wave_network.data.TokenizedSplits``) to use instead of ``cfg.data``.
+        tokenizer: the tokenizer of ``data`` (required with ``data``); saved next to every checkpoint.
+    """
+    cfg = cfg.resolved()
+    if (data is None) != (tokenizer is None):
+        raise ValueError("train(): pass data and tokenizer together, or neither")
+    info = ddp.init_distributed(resolve_device(cfg.device).type)
+    device = resolve_device(cfg.device, info.local_rank)
+    try:
+        with cpu_threads(cfg.num_threads), deterministic_mode(cfg.deterministic, device):
+            return _train(cfg, info, device, list(callbacks), data, tokenizer)
+    finally:
+        ddp.shutdown(info)
+
+
+def _train(cfg: TrainConfig, info: ddp.DistInfo, device: torch.device, extra: list, data, tokenizer):
+    started = time.time()
+    run_dir = _resolve_run_dir(cfg, info)
+    seed_everything(cfg.seed)
+    if data is None:
+        with hide_library_progress_bars(cfg.quiet or not info.is_main):
+            data, tokenizer = _load_data(cfg, info)
+    seed_everything(cfg.seed)  # model initialisation does not depend on what data loading drew
+    model = _build_model(cfg, data, tokenizer).to(device)
+    resume_state = None
+    if cfg.resume:
+        load_weights(model, run_dir.last)
+        resume_state = load_resume_state(run_dir.last)
+    params = parameter_counts(model)
+    pad_id = _pad_token_id(data, tokenizer)
+    train_loader = _loader(data.train, cfg.batch_size, cfg, pad_id, info, shuffle=True)
+    has_val = data.validation is not None and len(data.validation) > 0
+    val_loader = _loader(data.validation, cfg.eval_batch_size, cfg, pad_id, info, False) if has_val else None
+    ctx = _make_context(cfg, model, data, tokenizer, device, info, run_dir, steps_per_epoch=len(train_loader))
+    if resume_state is not None:
+        ctx.optimizer.load_state_dict(resume_state["optimizer"])
+        ctx.scheduler.load_state_dict(resume_state["scheduler"])
+        ctx.state = TrainState.from_dict(resume_state["loop"])
+        ctx.resume_rng = resume_state["rng"]
+    resolved = _resolved_config(ctx, data)
+    callbacks = CallbackList(_builtin_callbacks(ctx, run_dir, resolved, has_val) + extra)
+    reset_peak_memory(device)
+    try:
+        with ctx.bars, graceful_interrupt(ctx):
+            try:
+                fit_fn = fit_without_gradients if ctx.optimizer is None else fit
+                fit_fn(ctx, train_loader, val_loader, callbacks)
+            except NonFiniteLossError as error:
+                if info.is_main:
+                    record = {"type": "error", "step": error.step, "epoch": error.epoch, "error": str(error)}
+                    run_dir.append_metrics(record)
+                raise
+            results = _finish(ctx, data, pad_id, run_dir, params, started)
+            callbacks.on_train_end(ctx, results)
+    finally:
+        callbacks.on_close(ctx)
+    return RunResult(
+        run_dir=run_dir.path,
+        metrics=results["metrics"],
+        best_epoch=ctx.state.best_epoch,
+        best_metric=ctx.state.best_metric,
+        monitor=ctx.monitor,
+        stop_reason=ctx.state.stop_reason or "completed",
+        results=results,
+    )
+
+
+def _resolve_run_dir(cfg: TrainConfig, info: ddp.DistInfo) -> RunDir:
+    """The run directory, decided (and checked) on rank 0 and shared with the other processes."""
+    outcome: tuple[str | None, Exception | None] = (None, None)
+    if info.is_main:
+        try:
+            path = _run_dir_path(cfg)
+            path.mkdir(parents=True, exist_ok=True)
+            outcome = (str(path), None)
+        except (ValueError, OSError) as error:
+            outcome = (None, error)
+    path, error = ddp.broadcast_object(outcome, info)
+    if error is not None:
+        raise error
+    return RunDir(path)
+
+
+def _run_dir_path(cfg: TrainConfig) -> Path:
+    if isinstance(cfg.resume, str):
+        path = Path(cfg.resume)
+        path = path.parent if path.name == "last" else path
+        if cfg.output_dir is not None and Path(cfg.output_dir).resolve() != path.resolve():
+            raise ValueError(
+                f"TrainConfig.resume={cfg.resume!r} and TrainConfig.output_dir={cfg.output_dir!r} name "
+                "different run directories; give one of them"
+            )
+    elif cfg.output_dir is not None:
+        path = Path(cfg.output_dir)
+    elif cfg.resume:
+        raise ValueError(
+            "TrainConfig.resume=True needs TrainConfig.output_dir (the run directory to continue)"
+        )
+    else:
+        path = default_run_dir(cfg.model, cfg.data.dataset)
+    run_dir = RunDir(path)
+    if cfg.resume and not (run_dir.last / TRAINER_STATE).exists():
+        raise FileNotFoundError(f"TrainConfig.resume: no checkpoint to resume at {run_dir.last}")
+    if not cfg.resume and run_dir.holds_run():
+        raise FileExistsError(
+            f"TrainConfig.output_dir={str(path)!r} already holds a run; continue it with resume=True or "
+            "choose another output_dir"
+        )
+    return path
+
+
+def _load_data(cfg: TrainConfig, info: ddp.DistInfo) -> tuple[Any, Any]:
+    tokenizer = wn_data.get_tokenizer(cfg.data.tokenizer)
+    with ddp.main_process_first(info):  # rank 0 fills the tokenisation cache; the others read it
+        splits = wn_data.load_splits(cfg.data)
+        tokenized = wn_data.tokenize_splits(
+            splits, tokenizer, cfg.data.max_length, cache_dir=cfg.data.cache_dir
+        )
+    return tokenized, tokenizer
+
+
+def _build_model(cfg: TrainConfig, data: Any, tokenizer: Any) -> torch.nn.Module:
+    """``create_model`` sized for the data (labels, vocabulary), with the label names in its config."""
+    problem_type = data.problem_type
+    num_labels = 1 if problem_type == REGRESSION else len(data.label_names)
+    kwargs = {"num_labels": num_labels, "vocab_size": len(tokenizer)} | dict(cfg.model_overrides)
+    if kwargs["vocab_size"] < len(tokenizer):
+        raise ValueError(
+            f"TrainConfig.model_overrides['vocab_size']={kwargs['vocab_size']} is smaller than the "
+            f"tokenizer's {len(tokenizer)} tokens"
+        )
+    model = create_model(cfg.model, **kwargs)
+    config = getattr(model, "config", None)
+    if config is not None:
+        config.problem_type = problem_type
+        if problem_type != REGRESSION:
+            config.id2label = {i: str(name) for i, name in enumerate(data.label_names)}
+            config.label2id = {str(name): i for i, name in enumerate(data.label_names)}
+    return model
+
+
+def _pad_token_id(data: Any, tokenizer: Any) -> int:
+    pad_id = getattr(data, "pad_token_id", None)
+    if pad_id is None:
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    return pad_id
+
+
+def _loader(dataset: Any, batch_size: int, cfg: TrainConfig, pad_id: int, info: ddp.DistInfo, shuffle: bool):
+    """A loader whose batches, over all processes together, hold ``batch_size`` examples."""
+    if batch_size % info.world_size:
+        raise ValueError(
+            f"TrainConfig batch size {batch_size} must be divisible by the number of processes "
+            f"({info.world_size})"
+        )
+    return wn_data.make_dataloader(
+        dataset,
+        batch_size // info.world_size,
+        shuffle=shuffle,
+        seed=cfg.seed,
+        pad_token_id=pad_id,
+        rank=info.rank,
+        world_size=info.world_size,
+    )
+
+
+def _make_context(cfg, model, data, tokenizer, device, info, run_dir, steps_per_epoch: int) -> LoopContext:
+    """Optimizer, schedule and everything else the loop shares with its callbacks."""
+    total_steps = cfg.epochs * steps_per_epoch
+    if cfg.max_steps is not None:
+        total_steps = min(total_steps, cfg.max_steps)
+    optimizer = scheduler = None
+    train_model = model
+    if fits_without_gradients(model):
+        if info.enabled:
+            raise ValueError(f"model {cfg.model!r} learns without gradients; train it in one process")
+    else:
+        optimizer = torch.optim.AdamW(adamw_param_groups(model, cfg.weight_decay), lr=cfg.learning_rate)
+        warmup_steps = math.ceil(cfg.warmup_ratio * total_steps)
+        scheduler = get_linear_schedule_with_warmup(optimizer, warmup_steps, total_steps)
+        train_model = ddp.wrap_model(model, info, device)
+    monitor, mode = selection_metric(data.problem_type)
+    return LoopContext(
+        cfg=cfg,
+        model=model,
+        train_model=train_model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        tokenizer=_tokenizer_for_checkpoints(tokenizer, cfg.data.max_length),
+        device=device,
+        autocast_dtype=resolve_precision(cfg.precision, device),
+        problem_type=data.problem_type,
+        label_names=list(data.label_names or []),
+        monitor=monitor,
+        mode=mode,
+        total_steps=total_steps,
+        steps_per_epoch=steps_per_epoch,
+        dist=info,
+        run_dir=run_dir if info.is_main else None,
+        bars=ProgressBars(enabled=not cfg.quiet and info.is_main),
+    )
+
+
+def _tokenizer_for_checkpoints(tokenizer: Any, max_length: int) -> Any:
+    """A copy whose ``model_max_length`` is the training ``max_length``: ``predict`` truncates alike."""
+    tok = copy.deepcopy(tokenizer)
+    tok.model_max_length = max_length
+    tok.init_kwargs["model_max_length"] = max_length
+    return tok
+
+
+def _builtin_callbacks(ctx: LoopContext, run_dir: RunDir, resolved: dict, has_val: bool) -> list[Callback]:
+    """Early stopping on every process; logs, checkpoints and tracking on rank 0, which also writes
+    ``config.json`` (and, when resuming, drops log records newer than the checkpoint)."""
+    cfg = ctx.cfg
+    builtin: list[Callback] = []
+    if cfg.early_stopping_patience is not None and has_val:
+        builtin.append(EarlyStopping(cfg.early_stopping_patience))
+    if not ctx.dist.is_main:
+        return builtin
+    if cfg.resume:
+        run_dir.truncate_metrics(ctx.state.global_step)
+        _warn_config_changes(run_dir, resolved)
+    run_dir.write_json(CONFIG, resolved)
+    builtin += [JsonlLogger(run_dir), ConsoleLogger(), Checkpointer(run_dir)]
+    if cfg.tracker != "none":
+        builtin.append(TrackerCallback(cfg.tracker, run_dir, resolved))
+    return builtin
+
+
+def _finish(ctx: LoopContext, data: Any, pad_id: int, run_dir: RunDir, params: dict, started: float) -> dict:
+    """Reload the best-validation weights, evaluate them on the test split once, write results and plots."""
+    cfg, info, state = ctx.cfg, ctx.dist, ctx.state
+    if info.is_main and not run_dir.best.exists():
+        # No validation split: the final weights are the only candidate.
+        replace_dir(lambda tmp: save_model_dir(ctx.model, ctx.tokenizer, tmp), run_dir.best)
+    ddp.barrier(info)
+    load_weights(ctx.model, run_dir.best)
+    metrics: dict[str, Any] = dict(state.best_val_metrics)
+    test = None
+    if data.test is not None and len(data.test) > 0:
+        test_loader = _loader(data.test, cfg.eval_batch_size, cfg, pad_id, info, shuffle=False)
+        test = evaluate_model(
+            ctx.model,
+            test_loader,
+            problem_type=ctx.problem_type,
+            prefix="test",
+            device=ctx.device,
+            autocast_dtype=ctx.autocast_dtype,
+            dist=info,
+            bars=ctx.bars,
+            total=len(test_loader),
+        )
+        metrics |= test.metrics
+    memory = peak_memory(ctx.device)
+    memory["peak_memory_mb"] = ddp.all_reduce_max(memory["peak_memory_mb"], info)
+    records = run_dir.read_metrics() if info.is_main else []
+    epochs = [r for r in records if r.get("type") == "epoch"]
+    train_speeds = [r["train_tokens_per_s"] for r in epochs if r.get("train_tokens_per_s")]
+    resources = {
+        "parameters": params,
+        **memory,
+        "wall_time_s": time.time() - started,
+        "epoch_times_s": [r.get("epoch_time_s") for r in epochs],
+        "train_tokens_per_s": float(np.mean(train_speeds)) if train_speeds else None,
+        "eval_tokens_per_s": test.tokens_per_s if test is not None else None,
+        "world_size": info.world_size,
+        "num_threads": torch.get_num_threads(),
+    }
+    git = git_commit()
+    results = {
+        "model": cfg.model,
+        "dataset": cfg.data.dataset,
+        "seed": cfg.seed,
+        "command": list(sys.argv),
+        "run_dir": str(run_dir.path),
+        "metrics": metrics,
+        "selection": {
+            "split": "validation",
+            "monitor": ctx.monitor,
+            "mode": ctx.mode,
+            "best_epoch": state.best_epoch,
+            "best_step": state.best_step,
+            "best_value": state.best_metric,
+        },
+        "stop_reason": state.stop_reason,
+        "epochs_completed": state.epoch,
+        "global_steps": state.global_step,
+        "problem_type": ctx.problem_type,
+        "label_names": ctx.label_names,
+        "resources": resources,
+        "device": describe_device(ctx.device),
+        "precision": "bf16" if ctx.autocast_dtype == torch.bfloat16 else "fp32",
+        "versions": library_versions(),
+        "git_commit": git["commit"],
+        "git_dirty": git["dirty"],
+        "dataset_provenance": getattr(data, "provenance", None),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if info.is_main:
+        run_dir.write_json(RESULTS, results)
+        plot_training_curves(run_dir.read_metrics(), run_dir.file(TRAINING_CURVES), monitor=ctx.monitor)
+        if "test_confusion_matrix" in metrics:
+            matrix = metrics["test_confusion_matrix"]
+            title = f"test split, best validation checkpoint (epoch {state.best_epoch})"
+            plot_confusion_matrix(matrix, ctx.label_names, run_dir.file(CONFUSION_MATRIX), title=title)
+    return results
+
+
+def _resolved_config(ctx: LoopContext, data: Any) -> dict[str, Any]:
+    """``config.json``: the resolved ``TrainConfig``, the model's full config and what follows from both."""
+    cfg, model = ctx.cfg, ctx.model
+    return {
+        "train": cfg.to_dict(),
+        "model_config": model.config.to_dict() if hasattr(model, "config") else None,
+        "problem_type": data.problem_type,
+        "label_names": list(data.label_names or []),
+        "world_size": ctx.dist.world_size,
+        "per_process_batch_size": cfg.batch_size // ctx.dist.world_size,
+        "steps_per_epoch": ctx.steps_per_epoch,
+        "total_steps": ctx.total_steps,
+        "warmup_steps": math.ceil(cfg.warmup_ratio * ctx.total_steps),
+        "autocast_dtype": str(ctx.autocast_dtype) if ctx.autocast_dtype is not None else None,
+    }
+
+
+def _warn_config_changes(run_dir: RunDir, resolved: dict[str, Any]) -> None:
+    if not run_dir.file(CONFIG).exists():
+        return
+    before = run_dir.read_json(CONFIG).get("train", {})
+    now = json.loads(json.dumps(to_jsonable(resolved["train"])))
+    ignored = {"resume", "quiet", "num_threads", "tracker", "output_dir"}
+    changed = sorted(k for k, v in now.items() if k not in ignored and before.get(k) != v)
+    if changed:
+        logger.warning(
+            "resuming with changed settings %s: the run will not match an uninterrupted one", changed
+        )
