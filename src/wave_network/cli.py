@@ -1,22 +1,313 @@
-"""The ``wave-network`` command line: a thin layer that parses options, builds configs and calls the library."""
+"""The ``wave-network`` command line: a thin layer that parses options, builds configs and calls the same library
+functions a Python user would call (``wave_network.training.train``, ``evaluate``, ``predict``).
+
+Data-parallel training: ``torchrun --nproc_per_node N -m wave_network.cli train ...``.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
 import typer
+import yaml
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.table import Table
 
 from .params import count_parameters
 from .presets import get_preset, list_presets
 from .registry import create_model
 
-app = typer.Typer(help="Wave Network text classifiers (arXiv 2411.02674).", no_args_is_help=True)
+app = typer.Typer(
+    help="Wave Network text classifiers (arXiv 2411.02674): train, evaluate, predict.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 console = Console()
+err_console = Console(stderr=True)
 
 
 @app.callback()
-def main() -> None:
+def main(verbose: bool = typer.Option(False, "--verbose", help="Debug logging.")) -> None:
     """Train, evaluate and analyse Wave Network text classifiers."""
+    from .training.progress import console as progress_console
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=progress_console(), show_path=False, markup=False)],
+        force=True,
+    )
+    for noisy in ("httpx", "urllib3", "filelock", "fsspec", "datasets", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"[bold red]error:[/bold red] {message}")
+    raise typer.Exit(code=2)
+
+
+def _parse_value(text: str) -> Any:
+    """A ``--set`` value as YAML (numbers, booleans, null, strings)."""
+    return yaml.safe_load(text)
+
+
+def _overrides(pairs: list[str]) -> dict[str, Any]:
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            _fail(f"--set expects FIELD=VALUE (for example --set hidden_size=256), got {pair!r}")
+        values[key.strip()] = _parse_value(value)
+    return values
+
+
+def _data_config(
+    dataset: str,
+    data_dir: str | None,
+    train_file: str | None,
+    test_file: str | None,
+    text_column: list[str] | None,
+    label_column: str | None,
+    tokenizer: str,
+    max_length: int,
+    seed: int,
+    max_train_samples: int | None,
+    max_eval_samples: int | None = None,
+):
+    from .data import DataConfig
+
+    return DataConfig(
+        dataset=dataset,
+        data_dir=data_dir,
+        train_file=train_file,
+        test_file=test_file,
+        text_columns=tuple(text_column) if text_column else None,
+        label_column=label_column,
+        tokenizer=tokenizer,
+        max_length=max_length,
+        seed=seed,
+        max_train_samples=max_train_samples,
+        max_eval_samples=max_eval_samples,
+    )
+
+
+# Options shared by train and evaluate.
+DATASET = typer.Option(
+    "ag_news_sample",
+    "--dataset",
+    "-d",
+    help="Data set name (see `wave-network datasets`), hf:owner/name, or a local directory.",
+)
+DATA_DIR = typer.Option(None, "--data-dir", help="Directory holding the data set (env WAVE_NETWORK_DATA_DIR).")
+TRAIN_FILE = typer.Option(None, "--train-file", help="Local CSV/TSV/JSONL/Parquet training file.")
+TEST_FILE = typer.Option(None, "--test-file", help="Local test file (same format as the training file).")
+TEXT_COLUMN = typer.Option(None, "--text-column", help="Text column of a local file; give twice for pairs.")
+LABEL_COLUMN = typer.Option(None, "--label-column", help="Label column of a local file.")
+TOKENIZER = typer.Option("bert-base-uncased", "--tokenizer", help="Tokenizer name or path (bundled default).")
+MAX_LENGTH = typer.Option(512, "--max-length", help="Truncate texts to this many tokens.")
+
+
+@app.command()
+def train(
+    model: str = typer.Option("paper-modulation", "--model", "-m", help="Preset or registered model name."),
+    dataset: str = DATASET,
+    data_dir: str | None = DATA_DIR,
+    train_file: str | None = TRAIN_FILE,
+    test_file: str | None = TEST_FILE,
+    text_column: list[str] | None = TEXT_COLUMN,
+    label_column: str | None = LABEL_COLUMN,
+    tokenizer: str = TOKENIZER,
+    max_length: int = MAX_LENGTH,
+    max_train_samples: int | None = typer.Option(None, help="Stratified subsample of the training data."),
+    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate (default: the preset's)."),
+    epochs: int | None = typer.Option(None, help="Epochs (default: the preset's)."),
+    batch_size: int | None = typer.Option(None, help="Global batch size (default: the preset's)."),
+    weight_decay: float = typer.Option(0.01, help="AdamW weight decay (matrices only)."),
+    warmup_ratio: float = typer.Option(0.06, help="Fraction of steps of linear warm-up."),
+    precision: str = typer.Option("auto", help="auto (bf16 autocast where supported), bf16 or fp32."),
+    seed: int = typer.Option(42, help="Seed for initialisation, dropout, splits and batch order."),
+    deterministic: bool = typer.Option(False, help="Bitwise repeatable kernels (slower)."),
+    early_stopping: int | None = typer.Option(None, help="Stop after N validations without improvement."),
+    output_dir: str | None = typer.Option(None, "--output-dir", "-o", help="Run directory (default runs/...)."),
+    resume: bool = typer.Option(False, help="Continue the interrupted run in --output-dir."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    num_threads: int | None = typer.Option(None, help="CPU threads for torch."),
+    tracker: str = typer.Option("none", help="none, tensorboard, wandb (offline) or mlflow."),
+    max_steps: int | None = typer.Option(None, help="Stop after this many optimiser steps (smoke tests)."),
+    set_: list[str] | None = typer.Option(None, "--set", help="Model config override FIELD=VALUE, repeatable."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Train a model, select the best epoch on a validation split carved from the training data, evaluate it on
+    the test set once, and write a run directory (config, metrics, results, checkpoint, plots)."""
+    from .data import DataError
+    from .training import NonFiniteLossError, TrainConfig
+    from .training import train as run_training
+
+    try:
+        cfg = TrainConfig(
+            model=model,
+            model_overrides=_overrides(set_ or []),
+            data=_data_config(
+                dataset, data_dir, train_file, test_file, text_column, label_column, tokenizer, max_length, seed,
+                max_train_samples,
+            ),
+            learning_rate=lr,
+            epochs=epochs,
+            batch_size=batch_size,
+            weight_decay=weight_decay,
+            warmup_ratio=warmup_ratio,
+            precision=precision,
+            seed=seed,
+            deterministic=deterministic,
+            early_stopping_patience=early_stopping,
+            output_dir=output_dir,
+            resume=resume,
+            device=device,
+            num_threads=num_threads,
+            tracker=tracker,
+            max_steps=max_steps,
+            quiet=quiet,
+        )
+        result = run_training(cfg)
+    except (DataError, NonFiniteLossError, ValueError, KeyError, FileExistsError, FileNotFoundError) as exc:
+        _fail(str(exc).strip("'\""))
+    if result.results is not None:
+        print_results(result.results)
+
+
+def print_results(results: dict[str, Any]) -> None:
+    """A results table: test metrics and resources of one run."""
+    m, r = results["metrics"], results["resources"]
+    table = Table(title=f"{results['model']} on {results['dataset']} (seed {results['seed']})", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("", justify="right")
+    rows = [
+        ("test accuracy", m.get("test_accuracy"), "{:.4f}"),
+        ("test F1 (macro)", m.get("test_f1_macro"), "{:.4f}"),
+        ("test F1 (weighted)", m.get("test_f1_weighted"), "{:.4f}"),
+        ("test Pearson", m.get("test_pearson"), "{:.4f}"),
+        ("test Spearman", m.get("test_spearman"), "{:.4f}"),
+        ("test loss", m.get("test_loss"), "{:.4f}"),
+        ("best validation " + str(results["selection"]["monitor"]), results["selection"]["best_value"], "{:.4f}"),
+        ("best epoch", results["selection"]["best_epoch"], "{}"),
+        ("parameters (total)", r["parameters"].get("total"), "{:,}"),
+        ("parameters (non-embedding)", r["parameters"].get("non_embedding"), "{:,}"),
+        ("time per epoch (s)", _mean(r.get("epoch_times_s")), "{:.1f}"),
+        ("train tokens/s", r.get("train_tokens_per_s"), "{:,.0f}"),
+        ("eval tokens/s", r.get("eval_tokens_per_s"), "{:,.0f}"),
+        ("peak memory (MB)", r.get("peak_memory_mb"), "{:,.0f}"),
+        ("device", results.get("device"), "{}"),
+    ]
+    for name, value, fmt in rows:
+        if value is not None:
+            table.add_row(name, fmt.format(value))
+    console.print(table)
+    subset = (results.get("dataset_provenance") or {}).get("subset_note")
+    if subset:
+        console.print(f"[yellow]data:[/yellow] {subset}")
+    console.print(f"run directory: {results['run_dir']}")
+
+
+def _mean(values: list | None) -> float | None:
+    values = [v for v in values or [] if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+@app.command()
+def evaluate(
+    model_dir: Path = typer.Argument(..., help="A run directory (its best/ checkpoint) or a saved model directory."),
+    dataset: str = DATASET,
+    data_dir: str | None = DATA_DIR,
+    train_file: str | None = TRAIN_FILE,
+    test_file: str | None = TEST_FILE,
+    text_column: list[str] | None = TEXT_COLUMN,
+    label_column: str | None = LABEL_COLUMN,
+    max_length: int = MAX_LENGTH,
+    split: str = typer.Option("test", help="test or validation."),
+    batch_size: int = typer.Option(64, help="Evaluation batch size."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    output: Path | None = typer.Option(None, "--output", help="Also write the metrics as JSON here."),
+    seed: int = typer.Option(42, help="Seed of the train/validation split (for --split validation)."),
+) -> None:
+    """Evaluate a saved model on a data set split and print its metrics."""
+    from .data import DataError
+    from .training import evaluate as run_evaluate
+
+    try:
+        data_cfg = _data_config(
+            dataset, data_dir, train_file, test_file, text_column, label_column, "bert-base-uncased", max_length,
+            seed, None,
+        )
+        metrics = run_evaluate(model_dir, data_cfg, split=split, batch_size=batch_size, device=device)
+    except (DataError, ValueError, KeyError, FileNotFoundError, OSError) as exc:
+        _fail(str(exc).strip("'\""))
+    table = Table(title=f"{model_dir} on {dataset} ({split})", show_header=False)
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            table.add_row(key, f"{value:.4f}")
+        elif isinstance(value, int):
+            table.add_row(key, f"{value:,}")
+    console.print(table)
+    if output:
+        output.write_text(json.dumps(metrics, indent=2) + "\n")
+
+
+@app.command()
+def predict(
+    model_dir: Path = typer.Argument(..., help="A run directory (its best/ checkpoint) or a saved model directory."),
+    texts: list[str] | None = typer.Argument(None, help="Texts to classify; none reads --input or stdin."),
+    input_file: Path | None = typer.Option(
+        None, "--input", "-i", help="File with one text per line, or JSON Lines with a 'text' field."
+    ),
+    batch_size: int = typer.Option(32, help="Batch size."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+) -> None:
+    """Classify texts; writes one JSON line per text with the label and the class probabilities."""
+    from .training import predict as run_predict
+
+    if texts:
+        items = list(texts)
+    elif input_file is not None:
+        items = _read_texts(input_file)
+    else:
+        items = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    if not items:
+        _fail("no texts given: pass them as arguments, with --input FILE, or on standard input")
+    try:
+        predictions = run_predict(model_dir, items, batch_size=batch_size, device=device)
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        _fail(str(exc))
+    for text, prediction in zip(items, predictions):
+        sys.stdout.write(json.dumps({"text": text, **prediction}, ensure_ascii=False) + "\n")
+
+
+def _read_texts(path: Path) -> list[str]:
+    if not path.exists():
+        _fail(f"input file {path} does not exist")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        _fail(f"{path} is not UTF-8 text (byte {exc.start}): re-encode it as UTF-8")
+    texts = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if path.suffix == ".jsonl":
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                _fail(f"{path}, line {number}: not valid JSON ({exc.msg})")
+            if not isinstance(record, dict) or "text" not in record:
+                _fail(f"{path}, line {number}: expected an object with a 'text' field")
+            texts.append(str(record["text"]))
+        else:
+            texts.append(line)
+    return texts
 
 
 @app.command()
@@ -38,6 +329,26 @@ def presets(
         table.add_row(*row)
         if verbose:
             table.add_row("", f"[dim]{preset.departures}[/dim]", *([""] if params else []))
+    console.print(table)
+
+
+@app.command("datasets")
+def datasets_command(
+    data_dir: str | None = DATA_DIR,
+) -> None:
+    """List the named data sets and where each was found locally (or that it would come from the hub)."""
+    from .data import list_datasets, locate_dataset
+
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("name")
+    table.add_column("description")
+    table.add_column("found at")
+    for name, description in list_datasets():
+        try:
+            where = locate_dataset(name, data_dir)
+        except Exception as exc:  # a malformed directory should not hide the other rows
+            where = f"error: {exc}"
+        table.add_row(name, description, str(where) if where else "[dim]not local: hub when online[/dim]")
     console.print(table)
 
 

@@ -54,7 +54,7 @@ class DataConfig:
             or ``~/.cache/wave_network``. Hub downloads use the ``datasets`` cache unless this is set.
     """
 
-    dataset: str = "ag_news"
+    dataset: str = "ag_news_sample"
     data_dir: str | None = None
     train_file: str | None = None
     test_file: str | None = None
