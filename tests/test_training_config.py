@@ -15,11 +15,19 @@ def test_train_config_takes_the_paper_defaults_from_the_preset():
     assert (explicit.learning_rate, explicit.epochs, explicit.batch_size) == (0.01, 4, 8)
 
 
-def test_train_config_without_preset_needs_explicit_hyperparameters():
+def test_train_config_without_preset_needs_explicit_hyperparameters(monkeypatch):
+    from wave_network import registry
+
+    monkeypatch.setitem(registry._BUILDERS, "some-baseline", lambda **kwargs: None)
     with pytest.raises(ValueError, match="TrainConfig.learning_rate"):
         TrainConfig(model="some-baseline").resolved()
     cfg = TrainConfig(model="some-baseline", learning_rate=2e-5, epochs=1, batch_size=4).resolved()
     assert cfg.eval_batch_size == 8
+
+
+def test_train_config_rejects_an_unknown_model_suggesting_the_closest():
+    with pytest.raises(ValueError, match="did you mean 'paper-modulation'"):
+        TrainConfig(model="paper-modulaton")
 
 
 @pytest.mark.parametrize(

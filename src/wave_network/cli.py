@@ -231,6 +231,7 @@ def evaluate(
     split: str = typer.Option("test", help="test or validation."),
     batch_size: int = typer.Option(64, help="Evaluation batch size."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    precision: str = typer.Option("auto", help="auto (bf16 autocast where supported, as in training) or fp32."),
     output: Path | None = typer.Option(None, "--output", help="Also write the metrics as JSON here."),
     seed: int = typer.Option(42, help="Seed of the train/validation split (for --split validation)."),
 ) -> None:
@@ -243,7 +244,9 @@ def evaluate(
             dataset, data_dir, train_file, test_file, text_column, label_column, "bert-base-uncased", max_length,
             seed, None,
         )
-        metrics = run_evaluate(model_dir, data_cfg, split=split, batch_size=batch_size, device=device)
+        metrics = run_evaluate(
+            model_dir, data_cfg, split=split, batch_size=batch_size, device=device, precision=precision
+        )
     except (DataError, ValueError, KeyError, FileNotFoundError, OSError) as exc:
         _fail(str(exc).strip("'\""))
     table = Table(title=f"{model_dir} on {dataset} ({split})", show_header=False)

@@ -4,12 +4,14 @@ preset."""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from ..data import DataConfig
 from ..presets import get_preset
+from ..registry import list_models
 
 PRECISIONS = ("auto", "bf16", "fp32")
 DEVICES = ("auto", "cpu", "cuda")
@@ -96,6 +98,11 @@ class TrainConfig:
 
         if not isinstance(self.model, str) or not self.model:
             fail("model", "a registered model name")
+        known = list_models()
+        if self.model not in known:
+            close = difflib.get_close_matches(self.model, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            fail("model", f"a registered model name{hint}; known: {', '.join(known)}")
         if not isinstance(self.model_overrides, dict):
             fail("model_overrides", "a dict of model config fields")
         if not isinstance(self.data, DataConfig):
