@@ -16,8 +16,8 @@ OUT = ROOT / "benchmarks" / "results"
 
 # Published counts (REFERENCE.md section 2), for a 4-class task with the 30,522-token bert-base-uncased vocabulary.
 PUBLISHED = {
-    "paper-modulation": "paper section 4a: \"2.4 million parameters\" (non-embedding)",
-    "paper-interference": "paper section 4a: \"2.4 million parameters\" (non-embedding)",
+    "paper-modulation": 'paper section 4a: "2.4 million parameters" (non-embedding)',
+    "paper-interference": 'paper section 4a: "2.4 million parameters" (non-embedding)',
     "seed-modulation": "proof-of-life README, AG News: 24,626,692 total",
 }
 

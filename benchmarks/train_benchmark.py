@@ -42,14 +42,27 @@ def record_path(dataset: str, model: str, seed: int) -> Path:
 def run_one(dataset: str, model: str, seed: int, extra: list[str]) -> dict:
     run_dir = RUNS / f"{dataset}__{model}__seed{seed}"
     command = [
-        "wave-network", "train", "--model", model, "--dataset", dataset, "--seed", str(seed),
-        *DATASETS[dataset]["args"], *extra, "--output-dir", str(run_dir.relative_to(ROOT)), "--quiet",
+        "wave-network",
+        "train",
+        "--model",
+        model,
+        "--dataset",
+        dataset,
+        "--seed",
+        str(seed),
+        *DATASETS[dataset]["args"],
+        *extra,
+        "--output-dir",
+        str(run_dir.relative_to(ROOT)),
+        "--quiet",
     ]
     resume = (run_dir / "last").exists() and not (run_dir / "results.json").exists()
     if resume:
         command.append("--resume")
     print("$", shlex.join(command), flush=True)
-    subprocess.run(command, cwd=ROOT, check=True)
+    # The CLI installed beside this interpreter, so the benchmark works without an activated venv.
+    executable = Path(sys.executable).with_name("wave-network")
+    subprocess.run([str(executable), *command[1:]], cwd=ROOT, check=True)
     results = json.loads((run_dir / "results.json").read_text())
     metrics, resources = results["metrics"], results["resources"]
     epoch_times = [t for t in resources.get("epoch_times_s") or [] if t is not None]
@@ -87,12 +100,15 @@ def render() -> None:
         print("no records yet")
         return
     lines = [
-        "| data set | model | seed | test acc | test F1 macro | target | best epoch | s / epoch | train tok/s | peak MB |",
+        "| data set | model | seed | test acc | test F1 macro | target | best epoch | s / epoch | train tok/s "
+        "| peak MB |",
         "|---|---|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for r in sorted(records, key=lambda r: (r["dataset"], r["model"], r["seed"])):
         target, source = TARGETS.get(r["dataset"], (None, ""))
-        verdict = "-" if target is None else f"{target:.1%} ({source}): {'met' if r['test_accuracy'] >= target else 'missed'}"
+        verdict = (
+            "-" if target is None else f"{target:.1%} ({source}): {'met' if r['test_accuracy'] >= target else 'missed'}"
+        )
         lines.append(
             f"| {r['dataset_label']} | `{r['model']}` | {r['seed']} | {r['test_accuracy']:.2%} | "
             f"{r['test_f1_macro']:.4f} | {verdict} | {r['best_epoch']} | {r['epoch_time_s']:.0f} | "
@@ -117,8 +133,13 @@ def _plot(records: list[dict]) -> None:
         rows = [r for r in records if r["model"] == model]
         ax.scatter([r["epoch_time_s"] for r in rows], [100 * r["test_accuracy"] for r in rows], label=model, s=40)
         for r in rows:
-            ax.annotate(r["dataset"], (r["epoch_time_s"], 100 * r["test_accuracy"]), fontsize=8,
-                        xytext=(4, 2), textcoords="offset points")
+            ax.annotate(
+                r["dataset"],
+                (r["epoch_time_s"], 100 * r["test_accuracy"]),
+                fontsize=8,
+                xytext=(4, 2),
+                textcoords="offset points",
+            )
     ax.set_xscale("log")
     ax.set_xlabel("seconds per training epoch (log scale)")
     ax.set_ylabel("test accuracy (%)")

@@ -21,10 +21,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from wave_reference import reference_modulation, reference_token2wave  # noqa: E402
-
 from wave_network import WaveConfig, ops  # noqa: E402
 from wave_network.layers import WaveMixing  # noqa: E402
+from wave_reference import reference_modulation, reference_token2wave  # noqa: E402
 
 
 def literal_mixing(layer: WaveMixing, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -10,8 +10,17 @@ from wave_network.cli import app
 
 runner = CliRunner()
 TINY = [
-    "--set", "hidden_size=64", "--set", "ffn_dim=64", "--set", "embedding_init_std=0.1",
-    "--max-length", "48", "--num-threads", "1", "--quiet",
+    "--set",
+    "hidden_size=64",
+    "--set",
+    "ffn_dim=64",
+    "--set",
+    "embedding_init_std=0.1",
+    "--max-length",
+    "48",
+    "--num-threads",
+    "1",
+    "--quiet",
 ]
 
 
@@ -20,8 +29,20 @@ def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "run"
     result = runner.invoke(
         app,
-        ["train", "--max-train-samples", "1200", "--epochs", "4", "--lr", "3e-3", "--batch-size", "32",
-         "-o", str(out), *TINY],
+        [
+            "train",
+            "--max-train-samples",
+            "1200",
+            "--epochs",
+            "4",
+            "--lr",
+            "3e-3",
+            "--batch-size",
+            "32",
+            "-o",
+            str(out),
+            *TINY,
+        ],
     )
     assert result.exit_code == 0, result.output
     return out, result.output
@@ -70,8 +91,21 @@ def test_evaluate_and_predict_from_the_run_directory(run_dir, tmp_path):
 def test_bad_input_is_a_clear_error(tmp_path):
     bad = tmp_path / "train.csv"
     bad.write_text("txt,label\nhello,1\n")
-    result = runner.invoke(app, ["train", "--train-file", str(bad), "--text-column", "text", "--label-column",
-                                 "label", "-o", str(tmp_path / "r"), "--quiet"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--train-file",
+            str(bad),
+            "--text-column",
+            "text",
+            "--label-column",
+            "label",
+            "-o",
+            str(tmp_path / "r"),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 2
     assert "text" in result.output and "Traceback" not in result.output
 

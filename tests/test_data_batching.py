@@ -73,14 +73,10 @@ def test_drop_last_drops_only_the_short_batch():
 
 
 @pytest.mark.parametrize("world_size", [2, 3, 4])
-@pytest.mark.parametrize(
-    ("n", "drop_last"), [(960, False), (1000, True), (1000, False), (2, False), (1, False)]
-)
+@pytest.mark.parametrize(("n", "drop_last"), [(960, False), (1000, True), (1000, False), (2, False), (1, False)])
 def test_rank_shards_interleave_into_the_single_process_global_batch(world_size, n, drop_last):
     sizes, per_rank = lengths(n, seed=world_size), 8
-    global_sampler = LengthGroupedBatchSampler(
-        sizes, per_rank * world_size, shuffle=True, seed=5, drop_last=drop_last
-    )
+    global_sampler = LengthGroupedBatchSampler(sizes, per_rank * world_size, shuffle=True, seed=5, drop_last=drop_last)
     ranks = [
         LengthGroupedBatchSampler(
             sizes, per_rank, shuffle=True, seed=5, rank=r, world_size=world_size, drop_last=drop_last
@@ -90,9 +86,7 @@ def test_rank_shards_interleave_into_the_single_process_global_batch(world_size,
     for epoch in (0, 1):
         expected = epoch_batches(global_sampler, epoch)
         shards = [epoch_batches(s, epoch) for s in ranks]
-        assert len({len(s) for s in shards}) == 1 and all(
-            len(s) == len(r) for s, r in zip(shards, ranks, strict=True)
-        )
+        assert len({len(s) for s in shards}) == 1 and all(len(s) == len(r) for s, r in zip(shards, ranks, strict=True))
         for b, global_batch in enumerate(expected):
             parts = [shard[b] for shard in shards]
             assert len({len(p) for p in parts}) == 1  # equal-size shards
@@ -139,9 +133,7 @@ def test_make_dataloader_yields_dynamically_padded_long_tensors():
             "length": [len(x) for x in ids],
         }
     )
-    loader = make_dataloader(
-        ds, 16, shuffle=True, seed=1, pad_token_id=PAD, world_size=2, rank=1, drop_last=True
-    )
+    loader = make_dataloader(ds, 16, shuffle=True, seed=1, pad_token_id=PAD, world_size=2, rank=1, drop_last=True)
     assert len(loader) == 203 // 32
     loader.set_epoch(3)
     expected = list(loader.batch_sampler)

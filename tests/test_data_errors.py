@@ -108,9 +108,7 @@ def test_label_outside_the_label_set_names_file_row_column_value(tmp_path, good)
 def test_label_outside_given_label_names(tmp_path, good):
     bad = tmp_path / "bad_name.csv"
     bad.write_text("label,text\nneg,fine\nneutral,hmm\n", encoding="utf-8")
-    with pytest.raises(
-        InvalidLabelError, match=r"row 2, column 'label': label 'neutral' is not in the label set"
-    ):
+    with pytest.raises(InvalidLabelError, match=r"row 2, column 'label': label 'neutral' is not in the label set"):
         load(good, bad, label_names=("neg", "pos"))
 
 
@@ -123,11 +121,7 @@ def test_unlabelled_glue_style_test_set_gets_a_hint(tmp_path, good):
 
 @pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".jsonl"])
 def test_non_utf8_file_names_offset_and_line(tmp_path, good, suffix):
-    rows = (
-        b"label,text\n0,fine\n1,caf\xe9 au lait\n"
-        if "csv" in suffix
-        else b'{"label": 0, "text": "caf\xe9"}\n'
-    )
+    rows = b"label,text\n0,fine\n1,caf\xe9 au lait\n" if "csv" in suffix else b'{"label": 0, "text": "caf\xe9"}\n'
     path = tmp_path / f"latin1{suffix}"
     path.write_bytes(gzip.compress(rows) if suffix.endswith(".gz") else rows)
     with pytest.raises(EncodingError) as caught:

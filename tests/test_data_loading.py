@@ -146,9 +146,7 @@ def test_max_train_samples_is_a_stratified_subsample(cache):
     for label, count in collections.Counter(small.train["label"]).items():
         assert abs(count - 400 * share[label] / len(full.train)) <= 1
     assert set(small.train["text"]) <= set(full.train["text"])
-    assert (
-        small.validation["text"] == full.validation["text"]
-    )  # validation is drawn first and does not change
+    assert small.validation["text"] == full.validation["text"]  # validation is drawn first and does not change
     assert "train subsampled to 400" in small.provenance["subset_note"]
 
 
@@ -189,9 +187,7 @@ def test_integer_labels_and_given_label_names(tmp_path, cache):
     df = frame(40, labels=(0, 1, 2, 3))
     train = write(df, tmp_path / "train.csv")
     names = ("w", "x", "y", "z")
-    splits = load_splits(
-        DataConfig(train_file=str(train), test_file=str(train), label_names=names, cache_dir=cache)
-    )
+    splits = load_splits(DataConfig(train_file=str(train), test_file=str(train), label_names=names, cache_dir=cache))
     assert splits.label_names == list(names)
     assert splits.test["label"][:4] == [0, 1, 2, 3]
 
@@ -209,9 +205,7 @@ def test_float_labels_mean_regression(tmp_path, cache):
 
 
 def _hf_parquet(directory: Path, splits=("train", "test"), text="text") -> None:
-    features = datasets.Features(
-        {text: datasets.Value("string"), "label": datasets.ClassLabel(names=["a", "b"])}
-    )
+    features = datasets.Features({text: datasets.Value("string"), "label": datasets.ClassLabel(names=["a", "b"])})
     for split in splits:
         (directory / "data").mkdir(parents=True, exist_ok=True)
         n = 40 if split == "train" else 10

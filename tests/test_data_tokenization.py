@@ -21,9 +21,7 @@ from wave_network.data import (
 from wave_network.data import tokenization as tokenization_module
 
 CLS, SEP, PAD = 101, 102, 0
-SHARED_TOKENIZER = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "bert_wordpiece" / "tokenizer.json.gz"
-)
+SHARED_TOKENIZER = Path(__file__).resolve().parents[2] / "shared" / "data" / "bert_wordpiece" / "tokenizer.json.gz"
 
 
 @pytest.fixture(autouse=True)
@@ -43,9 +41,7 @@ def pair_splits(tmp_path):
     lines += [f"{i % 3}\t{'word ' * (1 + i % 9)}\thello world {i}" for i in range(60)]
     path = tmp_path / "pairs.tsv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    cfg = DataConfig(
-        train_file=str(path), text_columns=("premise", "hypothesis"), cache_dir=str(tmp_path / "c")
-    )
+    cfg = DataConfig(train_file=str(path), text_columns=("premise", "hypothesis"), cache_dir=str(tmp_path / "c"))
     return load_splits(cfg)
 
 
@@ -64,9 +60,7 @@ def test_bundled_tokenizer_matches_an_independent_tokenizer_json(tokenizer):
     reference = tokenizers.Tokenizer.from_str(gzip.decompress(SHARED_TOKENIZER.read_bytes()).decode("utf-8"))
     reference.no_truncation()
     reference.no_padding()
-    texts = [
-        line for line in (SHARED_TOKENIZER.parents[1] / "ag_news" / "classes.txt").read_text().splitlines()
-    ]
+    texts = [line for line in (SHARED_TOKENIZER.parents[1] / "ag_news" / "classes.txt").read_text().splitlines()]
     texts += [
         "Fears for T N pension after talks",
         "Café naïve résumé",
@@ -94,9 +88,7 @@ def test_tokenized_splits_are_unpadded_with_lengths(tokenizer, tmp_path):
     assert all(set(mask) == {1} for mask in rows["attention_mask"])
     assert rows["labels"] == splits.validation["label"]
     stats = tokenized.provenance["tokenization"]
-    assert stats["max_length"] == 32 and stats["splits"]["validation"]["at_max_length"] == rows[
-        "length"
-    ].count(32)
+    assert stats["max_length"] == 32 and stats["splits"]["validation"]["at_max_length"] == rows["length"].count(32)
     assert tokenized.num_labels == 4 and tokenized.pad_token_id == PAD and tokenized.vocab_size == 30522
 
 

@@ -130,12 +130,18 @@ def test_token_type_embeddings_change_the_output():
     assert not torch.allclose(a[0], b[0])
 
 
-@pytest.mark.parametrize("problem,labels", [("regression", torch.tensor([0.1, 2.0, -1.0])),
-                                            ("multi_label_classification", torch.tensor([[1, 0, 1], [0, 0, 1], [1, 1, 0]]))])
+@pytest.mark.parametrize(
+    "problem,labels",
+    [
+        ("regression", torch.tensor([0.1, 2.0, -1.0])),
+        ("multi_label_classification", torch.tensor([[1, 0, 1], [0, 0, 1], [1, 1, 0]])),
+    ],
+)
 def test_problem_types_compute_their_loss(problem, labels):
     num = 1 if problem == "regression" else C
-    model = create_model("paper-modulation", num_labels=num, vocab_size=V, hidden_size=D, ffn_dim=8,
-                         problem_type=problem)
+    model = create_model(
+        "paper-modulation", num_labels=num, vocab_size=V, hidden_size=D, ffn_dim=8, problem_type=problem
+    )
     ids, mask = batch()
     out = model(input_ids=ids, attention_mask=mask, labels=labels)
     assert out.logits.shape == (B, num) and torch.isfinite(out.loss)

@@ -2,9 +2,9 @@
 
 import pytest
 import torch
-from wave_reference import reference_interference, reference_modulation, reference_token2wave
 
 from wave_network import ops
+from wave_reference import reference_interference, reference_modulation, reference_token2wave
 
 TOL64 = dict(rtol=1e-10, atol=1e-10)
 
@@ -59,9 +59,7 @@ def test_global_semantics_matches_reference_and_ignores_padding():
     torch.testing.assert_close(ops.global_semantics(w2, mask), g, **TOL64)
 
 
-@pytest.mark.parametrize(
-    "op,ref", [(ops.interference, reference_interference), (ops.modulation, reference_modulation)]
-)
+@pytest.mark.parametrize("op,ref", [(ops.interference, reference_interference), (ops.modulation, reference_modulation)])
 def test_wave_combination_matches_reference(op, ref):
     w1, mask = special_inputs()
     w2 = torch.randn_like(w1) * 0.5 + 0.1

@@ -170,10 +170,7 @@ def test_step_level_validation_does_not_repeat_at_the_epoch_end(tmp_path, cache_
     records = read_jsonl(tmp_path / "run" / "metrics.jsonl")
     assert [r["step"] for r in records if r["type"] == "eval"] == [5, 10]
     epoch = next(r for r in records if r["type"] == "epoch")
-    assert (
-        epoch["val_accuracy"]
-        == next(r for r in records if r["type"] == "eval" and r["step"] == 10)["val_accuracy"]
-    )
+    assert epoch["val_accuracy"] == next(r for r in records if r["type"] == "eval" and r["step"] == 10)["val_accuracy"]
 
 
 class NaNLossAtStep3(WaveForSequenceClassification):
@@ -276,9 +273,7 @@ def test_resume_after_interrupt_reproduces_the_uninterrupted_run(tmp_path, cache
     def strip(records):
         return [{k: v for k, v in r.items() if k not in TIMINGS} for r in records]
 
-    assert strip(read_jsonl(resumed.run_dir / "metrics.jsonl")) == strip(
-        read_jsonl(full.run_dir / "metrics.jsonl")
-    )
+    assert strip(read_jsonl(resumed.run_dir / "metrics.jsonl")) == strip(read_jsonl(full.run_dir / "metrics.jsonl"))
 
 
 def test_new_run_refuses_a_directory_that_holds_a_run(learned_run, tmp_path, cache_dir):

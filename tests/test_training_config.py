@@ -55,9 +55,7 @@ def test_train_config_rejects_invalid_values_naming_the_field(field, value):
 
 
 def test_train_config_round_trips_through_a_dict():
-    cfg = TrainConfig(
-        model_overrides={"hidden_size": 8}, data=DataConfig(dataset="ag_news_sample", max_length=16)
-    )
+    cfg = TrainConfig(model_overrides={"hidden_size": 8}, data=DataConfig(dataset="ag_news_sample", max_length=16))
     again = TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg
     with pytest.raises(ValueError, match="unknown TrainConfig fields: bogus"):

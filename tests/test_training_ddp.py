@@ -74,9 +74,7 @@ def config(output_dir, cache_dir):
 
 def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path):
     cache = str(tmp_path / "cache")
-    single = train(
-        config(tmp_path / "single", cache), callbacks=[RecordBatches(str(tmp_path / "single_rank"))]
-    )
+    single = train(config(tmp_path / "single", cache), callbacks=[RecordBatches(str(tmp_path / "single_rank"))])
 
     cfg_file = tmp_path / "ddp.json"
     cfg_file.write_text(json.dumps(config(tmp_path / "ddp", cache).to_dict()))
@@ -87,8 +85,7 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path
     start = time.perf_counter()
     done = subprocess.run(
         [*command, str(worker), str(cfg_file), str(tmp_path / "ddp_rank")],
-        env=env
-        | {"PYTHONPATH": os.pathsep.join(filter(None, [os.path.dirname(__file__), env.get("PYTHONPATH")]))},
+        env=env | {"PYTHONPATH": os.pathsep.join(filter(None, [os.path.dirname(__file__), env.get("PYTHONPATH")]))},
         capture_output=True,
         text=True,
         timeout=300,

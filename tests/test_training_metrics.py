@@ -20,9 +20,7 @@ def test_classification_metrics_match_hand_computed_values():
     # class 0: TP 2, FP 1, FN 1 (support 3); class 1: TP 2, FP 1, FN 0 (support 2); class 2: TP 0, FP 0, FN 1.
     y_true = np.array([0, 0, 0, 1, 1, 2])
     y_pred = np.array([0, 0, 1, 1, 1, 0])
-    m = compute_metrics(
-        one_hot_logits(y_pred, 3), y_true, "single_label_classification", prefix="test", loss=0.25
-    )
+    m = compute_metrics(one_hot_logits(y_pred, 3), y_true, "single_label_classification", prefix="test", loss=0.25)
     expected = {
         "test_loss": 0.25,
         "test_accuracy": 4 / 6,
@@ -39,9 +37,7 @@ def test_classification_metrics_match_hand_computed_values():
 
 
 def test_confusion_matrix_covers_classes_never_seen():
-    m = compute_metrics(
-        one_hot_logits([0, 0], 4), np.array([0, 1]), "single_label_classification", prefix="val"
-    )
+    m = compute_metrics(one_hot_logits([0, 0], 4), np.array([0, 1]), "single_label_classification", prefix="val")
     assert m["val_confusion_matrix"] == [[1, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
     assert m["val_accuracy"] == 0.5
 

@@ -43,9 +43,7 @@ def tiny_config(output_dir, **fields):
 
 def test_only_tracking_py_imports_a_tracking_library():
     package = Path(wave_network.__file__).parent
-    pattern = re.compile(
-        r"^\s*(import|from)\s+(wandb|mlflow|tensorboard|tensorboardX|torch\.utils\.tensorboard)\b"
-    )
+    pattern = re.compile(r"^\s*(import|from)\s+(wandb|mlflow|tensorboard|tensorboardX|torch\.utils\.tensorboard)\b")
     importers = {
         str(path.relative_to(package))
         for path in package.rglob("*.py")
@@ -77,9 +75,7 @@ def test_a_run_without_tracker_imports_no_tracking_library(tmp_path):
         "IMPORT_LOG": str(log),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(fakes), os.environ.get("PYTHONPATH")])),
     }
-    done = subprocess.run(
-        [sys.executable, "-c", script, cfg], env=env, capture_output=True, text=True, timeout=300
-    )
+    done = subprocess.run([sys.executable, "-c", script, cfg], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert log.read_text() == ""
     assert (tmp_path / "run" / "results.json").exists()

@@ -153,7 +153,15 @@ def train(
             model=model,
             model_overrides=_overrides(set_ or []),
             data=_data_config(
-                dataset, data_dir, train_file, test_file, text_column, label_column, tokenizer, max_length, seed,
+                dataset,
+                data_dir,
+                train_file,
+                test_file,
+                text_column,
+                label_column,
+                tokenizer,
+                max_length,
+                seed,
                 max_train_samples,
             ),
             learning_rate=lr,
@@ -241,8 +249,16 @@ def evaluate(
 
     try:
         data_cfg = _data_config(
-            dataset, data_dir, train_file, test_file, text_column, label_column, "bert-base-uncased", max_length,
-            seed, None,
+            dataset,
+            data_dir,
+            train_file,
+            test_file,
+            text_column,
+            label_column,
+            "bert-base-uncased",
+            max_length,
+            seed,
+            None,
         )
         metrics = run_evaluate(
             model_dir, data_cfg, split=split, batch_size=batch_size, device=device, precision=precision
@@ -285,7 +301,7 @@ def predict(
         predictions = run_predict(model_dir, items, batch_size=batch_size, device=device)
     except (ValueError, FileNotFoundError, OSError) as exc:
         _fail(str(exc))
-    for text, prediction in zip(items, predictions):
+    for text, prediction in zip(items, predictions, strict=True):
         sys.stdout.write(json.dumps({"text": text, **prediction}, ensure_ascii=False) + "\n")
 
 

@@ -141,9 +141,7 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
         if self.group_by_length and self.shuffle:
             chunk = size * self.bucket_batches
             pieces = [order[i : i + chunk] for i in range(0, n, chunk)]
-            order = np.concatenate(
-                [p[np.argsort(-self.lengths[p], kind="stable")] for p in pieces] or [order]
-            )
+            order = np.concatenate([p[np.argsort(-self.lengths[p], kind="stable")] for p in pieces] or [order])
         elif self.group_by_length:
             order = np.argsort(-self.lengths, kind="stable")
         batches = [order[i : i + size] for i in range(0, n, size)]

@@ -115,15 +115,12 @@ def _parquet(split: str, *subdirs: str) -> tuple[str, ...]:
     return tuple(f"{d}/{split}-*.parquet" for d in subdirs) + (f"{split}-*.parquet", f"{split}.parquet")
 
 
-def hf_parquet_layout(
-    text: tuple[str, ...], *, subdirs: tuple[str, ...] = ("data",), test_split: str = "test"
-):
+def hf_parquet_layout(text: tuple[str, ...], *, subdirs: tuple[str, ...] = ("data",), test_split: str = "test"):
     """The layout ``huggingface-cli download`` leaves: ``<subdir>/<split>-NNNNN-of-NNNNN.parquet``, 0-based
     labels."""
     return Layout(
         name="hf-parquet",
-        description=f"Hugging Face parquet files ({subdirs[0]}/train-*.parquet, "
-        f"{subdirs[0]}/{test_split}-*.parquet)",
+        description=f"Hugging Face parquet files ({subdirs[0]}/train-*.parquet, {subdirs[0]}/{test_split}-*.parquet)",
         train=FileSpec(_parquet("train", *subdirs), text=text),
         test=FileSpec(_parquet(test_split, *subdirs), text=text),
         classes_file=None,
@@ -148,16 +145,13 @@ AG_NEWS = DatasetSpec(
         Layout(
             "zhang2015-csv",
             "train.csv[.gz] + test.csv[.gz] without header (class, title, description), classes.txt",
-            train=FileSpec(
-                _csv("train"), text=("title", "description"), column_names=_AG_COLUMNS, label_offset=1
-            ),
+            train=FileSpec(_csv("train"), text=("title", "description"), column_names=_AG_COLUMNS, label_offset=1),
             test=_AG_TEST,
         ),
         hf_parquet_layout(("text",)),
         Layout(
             "shared-subset",
-            "train_subset_lst11111.csv[.gz] (header label,text) + test.csv[.gz] "
-            "(the 4,999-row shared subset)",
+            "train_subset_lst11111.csv[.gz] (header label,text) + test.csv[.gz] (the 4,999-row shared subset)",
             train=_AG_SUBSET,
             test=_AG_TEST,
         ),
@@ -184,8 +178,7 @@ AG_NEWS_SAMPLE = DatasetSpec(
 _DBPEDIA_COLUMNS = ("label", "title", "content")
 DBPEDIA_14 = DatasetSpec(
     name="dbpedia_14",
-    description="DBpedia ontology classification, 14 classes, 560,000 train / 70,000 test "
-    "(Zhang et al. 2015)",
+    description="DBpedia ontology classification, 14 classes, 560,000 train / 70,000 test (Zhang et al. 2015)",
     label_names=(
         "Company",
         "EducationalInstitution",
@@ -207,12 +200,8 @@ DBPEDIA_14 = DatasetSpec(
         Layout(
             "zhang2015-csv",
             "train.csv[.gz] + test.csv[.gz] without header (class, title, content), classes.txt",
-            train=FileSpec(
-                _csv("train"), text=("title", "content"), column_names=_DBPEDIA_COLUMNS, label_offset=1
-            ),
-            test=FileSpec(
-                _csv("test"), text=("title", "content"), column_names=_DBPEDIA_COLUMNS, label_offset=1
-            ),
+            train=FileSpec(_csv("train"), text=("title", "content"), column_names=_DBPEDIA_COLUMNS, label_offset=1),
+            test=FileSpec(_csv("test"), text=("title", "content"), column_names=_DBPEDIA_COLUMNS, label_offset=1),
         ),
         hf_parquet_layout(("title", "content"), subdirs=("dbpedia_14", "data")),
         Layout(
@@ -320,9 +309,7 @@ def generic_layouts(config: str | None = None) -> tuple[Layout, ...]:
         name="files",
         description="train.{csv,tsv,jsonl,json,parquet}[.gz] + test.* (or validation.*, dev.*)",
         train=FileSpec(tuple(f"train{s}" for s in _TEXT_SUFFIXES)),
-        test=FileSpec(
-            tuple(f"{split}{s}" for split in ("test", "validation", "dev") for s in _TEXT_SUFFIXES)
-        ),
+        test=FileSpec(tuple(f"{split}{s}" for split in ("test", "validation", "dev") for s in _TEXT_SUFFIXES)),
         classes_file=None,
     )
     return (parquet, files)

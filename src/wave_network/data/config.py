@@ -86,9 +86,7 @@ class DataConfig:
 
     def _validate(self) -> None:
         if not isinstance(self.dataset, str) or not self.dataset.strip():
-            self._fail(
-                "dataset", "a data set name (see `wave-network datasets`), hf:owner/name or a directory"
-            )
+            self._fail("dataset", "a data set name (see `wave-network datasets`), hf:owner/name or a directory")
         for name in ("data_dir", "train_file", "test_file", "cache_dir", "label_column"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
@@ -129,9 +127,7 @@ class DataConfig:
         if spec is not None and self.train_file is None:
             for name in ("text_columns", "label_column"):
                 if getattr(self, name) is not None:
-                    self._fail(
-                        name, f"None: {self.dataset!r} defines its own columns (use train_file for your own)"
-                    )
+                    self._fail(name, f"None: {self.dataset!r} defines its own columns (use train_file for your own)")
             if spec.bundled and self.data_dir is not None:
                 self._fail("data_dir", f"None: {self.dataset!r} is bundled with the package")
 

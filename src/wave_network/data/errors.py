@@ -33,16 +33,13 @@ class DataFileNotFoundError(DataError):
 class ColumnNotFoundError(DataError):
     """A requested column is not in the file; the message lists the columns and the closest match."""
 
-    def __init__(
-        self, origin: str, column: str, available: Sequence[str], *, option: str | None = None
-    ) -> None:
+    def __init__(self, origin: str, column: str, available: Sequence[str], *, option: str | None = None) -> None:
         self.origin, self.column, self.available = origin, column, list(available)
         close = difflib.get_close_matches(column, self.available, n=1, cutoff=0.5)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         how = f" Set {option} to one of the columns." if option else ""
         super().__init__(
-            f"{origin}: no column {column!r}; the columns are "
-            f"{', '.join(map(repr, self.available))}.{hint}{how}"
+            f"{origin}: no column {column!r}; the columns are {', '.join(map(repr, self.available))}.{hint}{how}"
         )
 
 
@@ -52,9 +49,7 @@ class InvalidLabelError(DataError):
     def __init__(self, origin: str, row: int, column: str, value: object, allowed: str) -> None:
         self.origin, self.row, self.column, self.value = origin, row, column, value
         shown = "an empty value" if value is None or value == "" else repr(value)
-        super().__init__(
-            f"{origin}, row {row}, column {column!r}: label {shown} is not in the label set {allowed}"
-        )
+        super().__init__(f"{origin}, row {row}, column {column!r}: label {shown} is not in the label set {allowed}")
 
 
 class EncodingError(DataError):

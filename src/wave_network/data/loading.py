@@ -86,9 +86,7 @@ def load_splits(cfg: DataConfig) -> TextSplits:
         train_full, test, carve = holdout(train_full, cfg.val_fraction, cfg.seed)
         dropped_test = 0
         test_role = f"held out of the training data ({cfg.val_fraction:.0%}; no test split was given)"
-        notes.append(
-            f"The test split is {test_role}, split {'stratified' if carve['stratified'] else 'at random'}."
-        )
+        notes.append(f"The test split is {test_role}, split {'stratified' if carve['stratified'] else 'at random'}.")
     rows = {"train_file": len(raw.train), "test_file": len(raw.test) if raw.test is not None else None}
     train, validation, split = holdout(train_full, cfg.val_fraction, cfg.seed)
     subsampled = {}
@@ -181,9 +179,7 @@ class _Canonicalize:
             try:
                 labels.append(self.scheme.encode(value))
             except ValueError:
-                error = InvalidLabelError(
-                    self.origin, index + 1, self.spec.label, value, self.scheme.allowed()
-                )
+                error = InvalidLabelError(self.origin, index + 1, self.spec.label, value, self.scheme.allowed())
                 if value == -1 or value == "-1":
                     error.args = (error.args[0] + " (-1 marks an unlabelled example, as in GLUE test sets)",)
                 raise error from None
@@ -198,14 +194,10 @@ def _join(batch: dict[str, list], columns: tuple[str, ...]) -> list[str]:
 
 def _non_empty(batch: dict[str, list]) -> list[bool]:
     pairs = batch.get("text_pair") or [None] * len(batch["text"])
-    return [
-        bool(t.strip()) and (p is None or bool(p.strip())) for t, p in zip(batch["text"], pairs, strict=True)
-    ]
+    return [bool(t.strip()) and (p is None or bool(p.strip())) for t, p in zip(batch["text"], pairs, strict=True)]
 
 
-def _canonical(
-    ds: datasets.Dataset, spec: FileSpec, scheme: LabelScheme, origin: str
-) -> tuple[datasets.Dataset, int]:
+def _canonical(ds: datasets.Dataset, spec: FileSpec, scheme: LabelScheme, origin: str) -> tuple[datasets.Dataset, int]:
     """Canonical columns for one raw split, minus empty texts; returns the split and how many rows were
     dropped."""
     if len(ds) == 0:

@@ -87,9 +87,7 @@ def _read_files(cfg: DataConfig, cache: Path) -> RawData:
         "test_source": str(Path(cfg.test_file).expanduser().resolve()) if cfg.test_file else None,
         "test_role": "the given test file",
     }
-    return RawData(
-        train, test, columns, columns, str(train_path), cfg.test_file, cfg.label_names, False, provenance
-    )
+    return RawData(train, test, columns, columns, str(train_path), cfg.test_file, cfg.label_names, False, provenance)
 
 
 def _read_catalogued(cfg: DataConfig, spec: DatasetSpec, cache: Path) -> RawData:
@@ -131,14 +129,10 @@ def _read_catalogued(cfg: DataConfig, spec: DatasetSpec, cache: Path) -> RawData
 def _from_match(cfg: DataConfig, match: LocalMatch, cache: Path, spec: DatasetSpec | None) -> RawData:
     layout = match.layout
     train_spec, test_spec = layout.train, layout.test
-    train = read_files(
-        match.train_files, cache, column_names=train_spec.column_names, quoting=train_spec.quoting
-    )
+    train = read_files(match.train_files, cache, column_names=train_spec.column_names, quoting=train_spec.quoting)
     test = None
     if match.test_files:
-        test = read_files(
-            match.test_files, cache, column_names=test_spec.column_names, quoting=test_spec.quoting
-        )
+        test = read_files(match.test_files, cache, column_names=test_spec.column_names, quoting=test_spec.quoting)
     if spec is None:  # generic layout: the columns come from the config
         train_spec = test_spec = _columns(cfg, train.column_names, describe(match.train_files))
     _check_columns(train_spec, train.column_names, describe(match.train_files))
@@ -194,9 +188,7 @@ def _read_generic(cfg: DataConfig, cache: Path) -> RawData:
     origin = f"hub {repo}{':' + config if config else ''}"
     columns = _columns(cfg, dd["train"].column_names, f"{origin} [train]")
     # GLUE-style test splits carry label -1 throughout: the validation split is the test set then.
-    test_split = next(
-        (s for s in ("test", "validation") if s in dd and _labelled(dd[s], columns.label)), None
-    )
+    test_split = next((s for s in ("test", "validation") if s in dd and _labelled(dd[s], columns.label)), None)
     train, test = dd["train"], dd[test_split] if test_split else None
     if test is not None:
         _check_columns(columns, test.column_names, f"{origin} [{test_split}]")
@@ -210,9 +202,7 @@ def _read_generic(cfg: DataConfig, cache: Path) -> RawData:
         "test_role": f"the hub's {test_split} split" if test_split else None,
     }
     test_origin = provenance["test_source"]
-    return RawData(
-        train, test, columns, columns, f"{origin} [train]", test_origin, cfg.label_names, False, provenance
-    )
+    return RawData(train, test, columns, columns, f"{origin} [train]", test_origin, cfg.label_names, False, provenance)
 
 
 def _test_role(spec: DatasetSpec | None, test_spec: FileSpec) -> str:

@@ -189,6 +189,4 @@ def read_hub(hub: HubSource, cache_dir: Path | None) -> datasets.DatasetDict:
         return datasets.load_dataset(hub.repo, hub.config, cache_dir=str(cache_dir) if cache_dir else None)
     except Exception as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DatasetNotFoundError(
-            f"hub {hub.repo}{':' + hub.config if hub.config else ''}: {reason}"
-        ) from error
+        raise DatasetNotFoundError(f"hub {hub.repo}{':' + hub.config if hub.config else ''}: {reason}") from error

@@ -160,9 +160,7 @@ def find_generic(repo: str, config: str | None, data_dir: str | Path | None) -> 
     ``<root>/<owner>/<name>`` under the same roots as catalogued data; with ``data_dir``, also ``data_dir``
     itself."""
     dirnames = tuple(dict.fromkeys((repo.split("/")[-1], repo)))
-    return _unset_env_note(
-        _search(_dirs(dirnames, data_dir), generic_layouts(config), need_test=False), data_dir
-    )
+    return _unset_env_note(_search(_dirs(dirnames, data_dir), generic_layouts(config), need_test=False), data_dir)
 
 
 def find_directory(directory: Path) -> Search:

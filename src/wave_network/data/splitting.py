@@ -20,9 +20,7 @@ from .columns import column_array
 from .errors import DataError
 
 
-def holdout(
-    ds: datasets.Dataset, fraction: float, seed: int
-) -> tuple[datasets.Dataset, datasets.Dataset, dict]:
+def holdout(ds: datasets.Dataset, fraction: float, seed: int) -> tuple[datasets.Dataset, datasets.Dataset, dict]:
     """``(kept, held_out, info)`` with ``ceil(fraction * len(ds))`` rows held out."""
     if len(ds) < 2:
         raise DataError(f"cannot hold out {fraction:.0%} of {len(ds)} row(s); need at least 2 rows")
@@ -39,18 +37,14 @@ def subsample(ds: datasets.Dataset, n: int, seed: int) -> tuple[datasets.Dataset
     return kept, {"rows": n, "of": len(ds), "seed": seed, "stratified": stratified}
 
 
-def _split(
-    ds: datasets.Dataset, seed: int, **size: float | int
-) -> tuple[datasets.Dataset, datasets.Dataset, bool]:
+def _split(ds: datasets.Dataset, seed: int, **size: float | int) -> tuple[datasets.Dataset, datasets.Dataset, bool]:
     indices = np.arange(len(ds))
     random_state = seed % 2**32  # scikit-learn accepts seeds in [0, 2**32)
     stratified = isinstance(ds.features.get("label"), datasets.ClassLabel)
     parts = None
     if stratified:
         try:
-            parts = train_test_split(
-                indices, random_state=random_state, stratify=column_array(ds, "label"), **size
-            )
+            parts = train_test_split(indices, random_state=random_state, stratify=column_array(ds, "label"), **size)
         except ValueError:  # too few examples of some class to stratify: a random split instead
             stratified = False
     if parts is None:

@@ -54,9 +54,7 @@ def get_tokenizer(name_or_path: str | None = None) -> PreTrainedTokenizerBase:
         return tokenizer
     try:
         return AutoTokenizer.from_pretrained(name)
-    except (
-        Exception
-    ) as error:  # OSError, ValueError, connection errors: all mean "cannot load this tokenizer"
+    except Exception as error:  # OSError, ValueError, connection errors: all mean "cannot load this tokenizer"
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise TokenizerNotFoundError(
             f"tokenizer {name!r} could not be loaded: {reason}. Use 'bert-base-uncased' (bundled), a local "

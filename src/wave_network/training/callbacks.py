@@ -194,9 +194,7 @@ class TrackerCallback(Callback):
         if self.tracker is None:
             return
         final = {k: float(v) for k, v in results["metrics"].items() if isinstance(v, (int, float))}
-        self.tracker.log_metrics(
-            {k: v for k, v in final.items() if math.isfinite(v)}, step=ctx.state.global_step
-        )
+        self.tracker.log_metrics({k: v for k, v in final.items() if math.isfinite(v)}, step=ctx.state.global_step)
 
     def on_close(self, ctx):
         if self.tracker is not None:

@@ -99,9 +99,7 @@ def graceful_interrupt(holder: Any) -> Iterator[None]:
             signal.signal(signal.SIGINT, previous)
             raise KeyboardInterrupt
         holder.interrupt_requested = True
-        logger.warning(
-            "interrupt: stopping after this step and saving last/; press Ctrl-C again to stop at once"
-        )
+        logger.warning("interrupt: stopping after this step and saving last/; press Ctrl-C again to stop at once")
 
     signal.signal(signal.SIGINT, handler)
     try:

@@ -68,9 +68,7 @@ def evaluate_model(
     tokens = 0
     start = time.perf_counter()
     autocast = (
-        torch.autocast(device_type=device.type, dtype=autocast_dtype)
-        if autocast_dtype
-        else contextlib.nullcontext()
+        torch.autocast(device_type=device.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
     )
     with autocast:
         for batch in bars.track(loader, f"{prefix} evaluation", total=total):

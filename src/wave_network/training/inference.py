@@ -73,13 +73,9 @@ def evaluate(
         model, tokenizer = load_model(model_dir, torch_device)
         splits = wn_data.load_splits(data_cfg)
         _check_labels(model, splits.label_names, splits.problem_type)
-        tokenized = wn_data.tokenize_splits(
-            splits, tokenizer, data_cfg.max_length, cache_dir=data_cfg.cache_dir
-        )
+        tokenized = wn_data.tokenize_splits(splits, tokenizer, data_cfg.max_length, cache_dir=data_cfg.cache_dir)
     dataset = getattr(tokenized, split)
-    loader = wn_data.make_dataloader(
-        dataset, batch_size, shuffle=False, seed=0, pad_token_id=tokenized.pad_token_id
-    )
+    loader = wn_data.make_dataloader(dataset, batch_size, shuffle=False, seed=0, pad_token_id=tokenized.pad_token_id)
     prefix = "val" if split == "validation" else split
     with ProgressBars(enabled=not quiet) as bars:
         result = evaluate_model(

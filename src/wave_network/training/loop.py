@@ -169,9 +169,7 @@ def _train_step(ctx: LoopContext, batch: dict[str, torch.Tensor]) -> dict[str, f
     with ctx.autocast():
         out = ctx.train_model(**{k: v for k, v in batch.items() if k in MODEL_INPUTS}, labels=labels)
     loss = out.loss
-    correct = (
-        (out.logits.argmax(-1) == labels).sum() if ctx.problem_type == SINGLE_LABEL else labels.new_zeros(())
-    )
+    correct = (out.logits.argmax(-1) == labels).sum() if ctx.problem_type == SINGLE_LABEL else labels.new_zeros(())
     # One small all-reduce per step: global loss sum, examples, correct predictions, real tokens and the
     # interrupt flag, so every process sees the same numbers and stops (or raises) at the same step.
     stats = torch.stack(
@@ -198,9 +196,7 @@ def _train_step(ctx: LoopContext, batch: dict[str, torch.Tensor]) -> dict[str, f
     max_norm = cfg.max_grad_norm if cfg.max_grad_norm is not None else float("inf")
     grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
     if not math.isfinite(grad_norm):
-        raise NonFiniteLossError(
-            "gradient norm", grad_norm, state.global_step + 1, state.epoch + 1, lr, cfg.precision
-        )
+        raise NonFiniteLossError("gradient norm", grad_norm, state.global_step + 1, state.epoch + 1, lr, cfg.precision)
     ctx.optimizer.step()
     ctx.scheduler.step()
     ctx.optimizer.zero_grad(set_to_none=True)
@@ -314,9 +310,7 @@ def fit(ctx: LoopContext, train_loader: Any, val_loader: Any | None, callbacks: 
             _run_epoch(ctx, train_loader, val_loader, callbacks)
             _end_epoch(ctx, val_loader, callbacks)
         if state.stop_reason is None:
-            cut_short = (
-                ctx.cfg.max_steps is not None and ctx.cfg.max_steps < ctx.cfg.epochs * ctx.steps_per_epoch
-            )
+            cut_short = ctx.cfg.max_steps is not None and ctx.cfg.max_steps < ctx.cfg.epochs * ctx.steps_per_epoch
             state.stop_reason = "max_steps" if cut_short else "completed"
     except KeyboardInterrupt:
         callbacks.on_interrupt(ctx)

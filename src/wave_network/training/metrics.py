@@ -32,9 +32,7 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], num_lab
     labels = list(range(num_labels))
     out = {"accuracy": float(accuracy_score(y_true, y_pred))}
     for average in ("macro", "weighted"):
-        p, r, f, _ = precision_recall_fscore_support(
-            y_true, y_pred, labels=labels, average=average, zero_division=0
-        )
+        p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=average, zero_division=0)
         out |= {f"precision_{average}": float(p), f"recall_{average}": float(r), f"f1_{average}": float(f)}
     out["confusion_matrix"] = confusion_matrix(y_true, y_pred, labels=labels).tolist()
     return out

@@ -11,9 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 
-def plot_training_curves(
-    records: Sequence[dict[str, Any]], path: str | Path, monitor: str = "val_accuracy"
-) -> Path:
+def plot_training_curves(records: Sequence[dict[str, Any]], path: str | Path, monitor: str = "val_accuracy") -> Path:
     """Left: training loss per logged step and train / validation loss per epoch, against optimiser steps.
     Right: the validation metric ``monitor`` per validation, against optimiser steps."""
     steps = [r for r in records if r.get("type") == "step"]
@@ -23,9 +21,7 @@ def plot_training_curves(
     FigureCanvasAgg(fig)
     ax_loss, ax_val = fig.subplots(1, 2)
     if steps:
-        ax_loss.plot(
-            [r["step"] for r in steps], [r["loss"] for r in steps], label="train loss (logged steps)", lw=1
-        )
+        ax_loss.plot([r["step"] for r in steps], [r["loss"] for r in steps], label="train loss (logged steps)", lw=1)
     for key, style in (("train_loss", "o-"), ("val_loss", "s-")):
         points = [(r["step"], r[key]) for r in epochs if r.get(key) is not None]
         if points:

@@ -190,9 +190,7 @@ def _run_dir_path(cfg: TrainConfig) -> Path:
     elif cfg.output_dir is not None:
         path = Path(cfg.output_dir)
     elif cfg.resume:
-        raise ValueError(
-            "TrainConfig.resume=True needs TrainConfig.output_dir (the run directory to continue)"
-        )
+        raise ValueError("TrainConfig.resume=True needs TrainConfig.output_dir (the run directory to continue)")
     else:
         path = default_run_dir(cfg.model, cfg.data.dataset)
     run_dir = RunDir(path)
@@ -210,9 +208,7 @@ def _load_data(cfg: TrainConfig, info: ddp.DistInfo) -> tuple[Any, Any]:
     tokenizer = wn_data.get_tokenizer(cfg.data.tokenizer)
     with ddp.main_process_first(info):  # rank 0 fills the tokenisation cache; the others read it
         splits = wn_data.load_splits(cfg.data)
-        tokenized = wn_data.tokenize_splits(
-            splits, tokenizer, cfg.data.max_length, cache_dir=cfg.data.cache_dir
-        )
+        tokenized = wn_data.tokenize_splits(splits, tokenizer, cfg.data.max_length, cache_dir=cfg.data.cache_dir)
     return tokenized, tokenizer
 
 
@@ -247,8 +243,7 @@ def _loader(dataset: Any, batch_size: int, cfg: TrainConfig, pad_id: int, info: 
     """A loader whose batches, over all processes together, hold ``batch_size`` examples."""
     if batch_size % info.world_size:
         raise ValueError(
-            f"TrainConfig batch size {batch_size} must be divisible by the number of processes "
-            f"({info.world_size})"
+            f"TrainConfig batch size {batch_size} must be divisible by the number of processes ({info.world_size})"
         )
     return wn_data.make_dataloader(
         dataset,
@@ -430,6 +425,4 @@ def _warn_config_changes(run_dir: RunDir, resolved: dict[str, Any]) -> None:
     ignored = {"resume", "quiet", "num_threads", "tracker", "output_dir"}
     changed = sorted(k for k, v in now.items() if k not in ignored and before.get(k) != v)
     if changed:
-        logger.warning(
-            "resuming with changed settings %s: the run will not match an uninterrupted one", changed
-        )
+        logger.warning("resuming with changed settings %s: the run will not match an uninterrupted one", changed)
