@@ -118,6 +118,20 @@ class LoopContext:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
 
+    def evaluate(self, loader: Any, prefix: str):
+        """Evaluate the model on ``loader`` with the run's device, precision and process group."""
+        return evaluate_model(
+            self.model,
+            loader,
+            problem_type=self.problem_type,
+            prefix=prefix,
+            device=self.device,
+            autocast_dtype=self.autocast_dtype,
+            dist=self.dist,
+            bars=self.bars,
+            total=_len_or_none(loader),
+        )
+
 
 def _improved(value: float, best: float | None, mode: str) -> bool:
     if not math.isfinite(value):
@@ -130,17 +144,7 @@ def _improved(value: float, best: float | None, mode: str) -> bool:
 def validate(ctx: LoopContext, loader: Any, callbacks: Callback) -> dict[str, Any]:
     """Validate, update the best so far and tell the callbacks (best checkpoint, early stopping)."""
     state = ctx.state
-    result = evaluate_model(
-        ctx.model,
-        loader,
-        problem_type=ctx.problem_type,
-        prefix="val",
-        device=ctx.device,
-        autocast_dtype=ctx.autocast_dtype,
-        dist=ctx.dist,
-        bars=ctx.bars,
-        total=_len_or_none(loader),
-    )
+    result = ctx.evaluate(loader, "val")
     value = result.metrics[ctx.monitor]
     improved = _improved(value, state.best_metric, ctx.mode)
     if improved:

@@ -41,7 +41,6 @@ from .environment import (
     resolve_precision,
     seed_everything,
 )
-from .evaluation import evaluate_model
 from .loop import (
     LoopContext,
     NonFiniteLossError,
@@ -332,17 +331,7 @@ def _finish(ctx: LoopContext, data: Any, pad_id: int, run_dir: RunDir, params: d
     test = None
     if data.test is not None and len(data.test) > 0:
         test_loader = _loader(data.test, cfg.eval_batch_size, cfg, pad_id, info, shuffle=False)
-        test = evaluate_model(
-            ctx.model,
-            test_loader,
-            problem_type=ctx.problem_type,
-            prefix="test",
-            device=ctx.device,
-            autocast_dtype=ctx.autocast_dtype,
-            dist=info,
-            bars=ctx.bars,
-            total=len(test_loader),
-        )
+        test = ctx.evaluate(test_loader, "test")
         metrics |= test.metrics
     memory = peak_memory(ctx.device)
     memory["peak_memory_mb"] = ddp.all_reduce_max(memory["peak_memory_mb"], info)
