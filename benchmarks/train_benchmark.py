@@ -56,13 +56,15 @@ def run_one(dataset: str, model: str, seed: int, extra: list[str]) -> dict:
         str(run_dir.relative_to(ROOT)),
         "--quiet",
     ]
-    resume = (run_dir / "last").exists() and not (run_dir / "results.json").exists()
-    if resume:
-        command.append("--resume")
-    print("$", shlex.join(command), flush=True)
-    # The CLI installed beside this interpreter, so the benchmark works without an activated venv.
-    executable = Path(sys.executable).with_name("wave-network")
-    subprocess.run([str(executable), *command[1:]], cwd=ROOT, check=True)
+    if (run_dir / "results.json").exists():
+        print(f"finished run found, recording it: {run_dir}", flush=True)
+    else:
+        if (run_dir / "last").exists():
+            command.append("--resume")  # an interrupted run continues where it stopped
+        print("$", shlex.join(command), flush=True)
+        # The CLI installed beside this interpreter, so the benchmark works without an activated venv.
+        executable = Path(sys.executable).with_name("wave-network")
+        subprocess.run([str(executable), *command[1:]], cwd=ROOT, check=True)
     results = json.loads((run_dir / "results.json").read_text())
     metrics, resources = results["metrics"], results["resources"]
     epoch_times = [t for t in resources.get("epoch_times_s") or [] if t is not None]
@@ -78,6 +80,7 @@ def run_one(dataset: str, model: str, seed: int, extra: list[str]) -> dict:
         "best_epoch": results["selection"]["best_epoch"],
         "epochs_completed": results["epochs_completed"],
         "epoch_time_s": sum(epoch_times) / len(epoch_times) if epoch_times else None,
+        "epoch_times_s": epoch_times,
         "train_tokens_per_s": resources.get("train_tokens_per_s"),
         "eval_tokens_per_s": resources.get("eval_tokens_per_s"),
         "peak_memory_mb": resources.get("peak_memory_mb"),
