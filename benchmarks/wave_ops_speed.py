@@ -41,7 +41,7 @@ def closed_mixing(layer: WaveMixing, x: torch.Tensor, mask: torch.Tensor) -> tor
 
 
 def closed_ops_only(a, b, mask):
-    return ops.modulation(ops.token2wave(a, mask), ops.token2wave(b, mask))[0]
+    return ops.modulation_real(ops.token2wave(a, mask), ops.token2wave(b, mask))
 
 
 def literal_ops_only(a, b, mask):

@@ -154,3 +154,11 @@ def test_masked_mean_ignores_padding():
     out = ops.masked_mean(x, mask)
     torch.testing.assert_close(out[0], x[0, :2].mean(0))
     torch.testing.assert_close(out[1], x[1].mean(0))
+
+
+def test_modulation_real_part_matches_reference():
+    w1, mask = special_inputs()
+    w2 = torch.randn_like(w1) * 0.5 + 0.1
+    re = ops.modulation_real(ops.token2wave(w1, mask), ops.token2wave(w2, mask))
+    expected = reference_modulation(reference_token2wave(w1, mask), reference_token2wave(w2, mask)).real
+    torch.testing.assert_close(masked(re, mask), masked(expected, mask), **TOL64)

@@ -83,6 +83,8 @@ class WaveMixing(nn.Module):
     def forward(self, x: Tensor, attention_mask: Tensor | None) -> Tensor:
         z_a = ops.token2wave(self.proj_a(x), attention_mask, self.eps)  # 2 x (B, T, D)
         z_b = ops.token2wave(self.proj_b(x), attention_mask, self.eps)  # 2 x (B, T, D)
+        if self.readout == "real" and self.combine is ops.modulation:
+            return ops.modulation_real(z_a, z_b).to(x.dtype)  # (B, T, D)
         z = self.combine(z_a, z_b)  # 2 x (B, T, D)
         if self.readout == "magnitude":
             out = ops.magnitude(z)  # (B, T, D)

@@ -29,6 +29,7 @@ __all__ = [
     "token2wave",
     "interference",
     "modulation",
+    "modulation_real",
     "magnitude",
     "masked_mean",
     "DEFAULT_EPS",
@@ -78,7 +79,8 @@ def token2wave(w: Tensor, attention_mask: Tensor | None = None, eps: float = DEF
     w = w.to(_compute_dtype(w))
     w_sq = w * w  # (B, T, D)
     g_sq = global_semantics_sq(w, attention_mask, w_sq)  # (B, 1, D)
-    threshold = eps * g_sq + torch.finfo(w.dtype).tiny  # (B, 1, D); > 0 even for an all-zero dimension
+    # A threshold, not a value: no gradient flows through it (saves a reduction over T in the backward pass).
+    threshold = (eps * g_sq + torch.finfo(w.dtype).tiny).detach()  # (B, 1, D); > 0 even for an all-zero dimension
     im = _safe_sqrt(g_sq - w_sq, threshold)  # (B, T, D)
     return w, im
 
@@ -101,6 +103,11 @@ def modulation(z1: ComplexPair, z2: ComplexPair) -> ComplexPair:
     """
     (a, b), (c, d) = z1, z2
     return a * c - b * d, a * d + b * c
+
+
+def modulation_real(z1: ComplexPair, z2: ComplexPair) -> Tensor:
+    """Re(Z * Z') = w w' - s s' alone, for the real-part read-out (skips computing the imaginary part)."""
+    return z1[0] * z2[0] - z1[1] * z2[1]
 
 
 def magnitude(z: ComplexPair) -> Tensor:
