@@ -193,6 +193,11 @@ def test_config_rejects_bad_values_naming_the_field():
         WaveConfig(problem_type="regression", num_labels=3)
 
 
+def test_interference_read_through_the_real_part_warns_that_tokens_do_not_mix():
+    with pytest.warns(UserWarning, match="tokens do not mix"):
+        WaveConfig(wave_mode="interference", readout="real")
+
+
 def test_parameter_counts_reconcile_the_paper_and_the_proof_of_life():
     paper = count_parameters(create_model("paper-modulation", num_labels=4))
     seed = count_parameters(create_model("seed-modulation", num_labels=4))

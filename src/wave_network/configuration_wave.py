@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from transformers import PretrainedConfig
 
 WAVE_MODES = ("interference", "modulation")
@@ -122,3 +124,10 @@ class WaveConfig(PretrainedConfig):
             raise ValueError("WaveConfig.problem_type='regression' needs num_labels=1")
         if not 0.0 <= self.wave_eps < 1.0:
             raise ValueError(f"WaveConfig.wave_eps must be in [0, 1), got {self.wave_eps}")
+        if self.wave_mode == "interference" and self.readout == "real":
+            # Re(Z + Z') = w + w': the imaginary parts, the only place G enters, are dropped. Allowed as an ablation.
+            warnings.warn(
+                "WaveConfig(wave_mode='interference', readout='real') reads back Re(Z + Z') = w + w', which never "
+                "uses the global semantics: tokens do not mix. Use readout='magnitude' or 'real_imag' instead.",
+                stacklevel=3,
+            )
