@@ -183,13 +183,13 @@ class NaNLossAtStep3(WaveForSequenceClassification):
 
 
 def test_non_finite_loss_stops_with_a_clear_error(tmp_path, cache_dir, monkeypatch):
-    def build(num_labels, vocab_size, **overrides):
+    def build(num_labels, vocab_size, max_length=None, **overrides):
         config = registry.wave_config_from_preset(
             "paper-modulation", num_labels=num_labels, vocab_size=vocab_size, **overrides
         )
         return NaNLossAtStep3(config)
 
-    monkeypatch.setitem(registry._BUILDERS, "nan-at-step-3", build)
+    monkeypatch.setitem(registry._SPECS, "nan-at-step-3", registry.ModelSpec("nan-at-step-3", build))
     monkeypatch.setattr(NaNLossAtStep3, "calls", 0)
     cfg = tiny_config(tmp_path / "run", cache_dir, model="nan-at-step-3", epochs=1)
     with pytest.raises(NonFiniteLossError, match=r"step 3, epoch 1.*learning_rate.*fp32") as info:
@@ -224,10 +224,10 @@ class ClassPrior(PreTrainedModel):
 
 
 def test_a_model_without_gradients_is_fitted_by_its_own_fit_function(tmp_path, cache_dir, monkeypatch):
-    def build(num_labels, vocab_size, **overrides):  # the tiny Wave overrides do not apply
+    def build(num_labels, vocab_size, max_length=None, **overrides):  # the tiny Wave overrides do not apply
         return ClassPrior(ClassPriorConfig(num_labels=num_labels))
 
-    monkeypatch.setitem(registry._BUILDERS, "class-prior", build)
+    monkeypatch.setitem(registry._SPECS, "class-prior", registry.ModelSpec("class-prior", build))
     result = train(tiny_config(tmp_path / "run", cache_dir, model="class-prior", train_samples=160))
     best = ClassPrior.from_pretrained(result.run_dir / "best")
     prior = best.log_prior.detach().exp()

@@ -18,7 +18,7 @@ def test_train_config_takes_the_paper_defaults_from_the_preset():
 def test_train_config_without_preset_needs_explicit_hyperparameters(monkeypatch):
     from wave_network import registry
 
-    monkeypatch.setitem(registry._BUILDERS, "some-baseline", lambda **kwargs: None)
+    monkeypatch.setitem(registry._SPECS, "some-baseline", registry.ModelSpec("some-baseline", lambda **kwargs: None))
     with pytest.raises(ValueError, match="TrainConfig.learning_rate"):
         TrainConfig(model="some-baseline").resolved()
     cfg = TrainConfig(model="some-baseline", learning_rate=2e-5, epochs=1, batch_size=4).resolved()

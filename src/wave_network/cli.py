@@ -330,6 +330,119 @@ def _read_texts(path: Path) -> list[str]:
 
 
 @app.command()
+def compare(
+    models: str = typer.Option(
+        "paper-modulation,paper-interference,bert,transformer-1layer,fnet,fasttext,tfidf,majority",
+        "--models",
+        help="Comma-separated model names (presets and baselines; see `wave-network models`).",
+    ),
+    dataset: str = DATASET,
+    data_dir: str | None = DATA_DIR,
+    train_file: str | None = TRAIN_FILE,
+    test_file: str | None = TEST_FILE,
+    text_column: list[str] | None = TEXT_COLUMN,
+    label_column: str | None = LABEL_COLUMN,
+    tokenizer: str = TOKENIZER,
+    max_length: int = typer.Option(128, "--max-length", help="Truncate texts to this many tokens (every model)."),
+    max_train_samples: int | None = typer.Option(None, help="Stratified subsample of the training data."),
+    seed: int = typer.Option(42, help="Seed of every run (initialisation, batch order, validation split)."),
+    epochs: int | None = typer.Option(None, help="Epochs for every gradient-trained model (default: each recipe's)."),
+    output_dir: str = typer.Option("runs/compare", "--output-dir", "-o", help="Where the run directories go."),
+    report_dir: str | None = typer.Option(None, "--report-dir", help="Where the table, JSON and plots go."),
+    precision: str = typer.Option("auto", help="auto (bf16 autocast where supported), bf16 or fp32."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    num_threads: int | None = typer.Option(None, help="CPU threads for torch."),
+    latency_docs: int = typer.Option(256, help="Test texts used to time inference."),
+    rerun: bool = typer.Option(False, help="Retrain models even when a finished run with the same set-up exists."),
+    set_: list[str] | None = typer.Option(
+        None, "--set", help="Per-model override MODEL.FIELD=VALUE (e.g. bert.checkpoint=minilm), repeatable."
+    ),
+) -> None:
+    """Train several models on the same data, splits and budget and print one table: accuracy, macro F1,
+    parameters, peak memory, training time and tokens/s, inference latency. One model failing (a missing extra,
+    no weights offline) is reported in the table; the others still run."""
+    from .compare import CompareConfig
+    from .compare import compare as run_compare
+    from .data import DataError
+
+    per_model: dict[str, dict[str, Any]] = {}
+    for key, value in _overrides(set_ or []).items():
+        model_name, dot, field_name = key.partition(".")
+        if not dot or not field_name:
+            _fail(f"--set for compare expects MODEL.FIELD=VALUE (e.g. bert.checkpoint=minilm), got {key!r}")
+        per_model.setdefault(model_name, {})[field_name] = value
+    try:
+        cfg = CompareConfig(
+            models=models,
+            data=_data_config(
+                dataset,
+                data_dir,
+                train_file,
+                test_file,
+                text_column,
+                label_column,
+                tokenizer,
+                max_length,
+                seed,
+                max_train_samples,
+            ),
+            output_dir=output_dir,
+            report_dir=report_dir,
+            seed=seed,
+            epochs=epochs,
+            model_overrides=per_model,
+            precision=precision,
+            device=device,
+            num_threads=num_threads,
+            latency_docs=latency_docs,
+            rerun=rerun,
+        )
+        result = run_compare(cfg)
+    except (DataError, ValueError, KeyError, FileNotFoundError) as exc:
+        _fail(str(exc).strip("'\""))
+    table = Table(title=f"compare on {dataset} (max length {max_length}, seed {seed})", header_style="bold")
+    for column in ("model", "test acc.", "macro F1", "params", "non-emb.", "peak MB", "train s", "tok/s", "ms/text"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for row in result.rows:
+        if row["status"] != "ok":
+            table.add_row(row["model"], "[red]failed[/red]", *[""] * 7)
+            continue
+        table.add_row(
+            row["model"],
+            f"{100 * row['test_accuracy']:.2f}",
+            f"{100 * row['test_f1_macro']:.2f}",
+            f"{row['params_total']:,}",
+            f"{row['params_non_embedding']:,}",
+            _maybe(row.get("peak_memory_mb"), "{:,.0f}"),
+            _maybe(row.get("train_time_s"), "{:,.1f}"),
+            _maybe(row.get("train_tokens_per_s"), "{:,.0f}"),
+            _maybe(row.get("latency_ms_batch1"), "{:.2f}"),
+        )
+    console.print(table)
+    for row in result.rows:
+        if row["status"] != "ok":
+            err_console.print(f"[red]{row['model']} failed:[/red] {row['error']}")
+    console.print(f"table: {result.markdown_path}  json: {result.json_path}")
+
+
+def _maybe(value: Any, fmt: str) -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+@app.command("models")
+def models_command() -> None:
+    """List every model name `train` and `compare` accept: the Wave presets and the baselines."""
+    from .registry import describe_model, list_models
+
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("model")
+    table.add_column("description")
+    for name in list_models():
+        table.add_row(name, describe_model(name))
+    console.print(table)
+
+
+@app.command()
 def presets(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show where each preset departs from the paper."),
     params: bool = typer.Option(False, "--params", help="Also count parameters (builds each model, 4 labels)."),

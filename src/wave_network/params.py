@@ -24,7 +24,13 @@ class ParameterCount:
 
 def count_parameters(model: nn.Module) -> ParameterCount:
     """Count parameters once each (shared tensors are not double-counted); ``embedding`` is every ``nn.Embedding``
-    table (tokens, positions, segments)."""
+    table (tokens, positions, segments).
+
+    A model fitted without gradients (TF-IDF, fastText) holds its numbers outside ``nn.Parameter``s; it reports
+    them through a ``fitted_parameter_count() -> ParameterCount`` method, which is used instead."""
+    fitted = getattr(model, "fitted_parameter_count", None)
+    if callable(fitted):
+        return fitted()
     seen: set[int] = set()
     total = embedding = trainable = 0
     embedding_ids = {id(p) for m in model.modules() if isinstance(m, nn.Embedding) for p in m.parameters()}

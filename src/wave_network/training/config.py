@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data import DataConfig
-from ..presets import get_preset
-from ..registry import list_models
+from ..registry import list_models, training_defaults
 
 PRECISIONS = ("auto", "bf16", "fp32")
 DEVICES = ("auto", "cpu", "cuda")
@@ -144,11 +143,8 @@ class TrainConfig:
 
     def resolved(self) -> TrainConfig:
         """A copy with ``learning_rate``, ``epochs``, ``batch_size`` and ``eval_batch_size`` filled in from
-        the model's preset (its ``training`` defaults). A model without a preset must set them explicitly."""
-        try:
-            defaults = dict(get_preset(self.model).training)
-        except KeyError:
-            defaults = {}
+        the model's preset or registered recipe. A model without either must set them explicitly."""
+        defaults = training_defaults(self.model)
         values = {}
         for name in ("learning_rate", "epochs", "batch_size"):
             value = getattr(self, name)

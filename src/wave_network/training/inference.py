@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from .. import baselines  # noqa: F401  (registers the baselines' Auto classes)
 from .. import data as wn_data
 from ..modeling_wave import WaveForSequenceClassification  # noqa: F401  (registers the Wave Auto classes)
 from .environment import resolve_precision

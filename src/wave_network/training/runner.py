@@ -122,7 +122,6 @@ def _train(cfg: TrainConfig, info: ddp.DistInfo, device: torch.device, extra: li
     if cfg.resume:
         load_weights(model, run_dir.last)
         resume_state = load_resume_state(run_dir.last)
-    params = parameter_counts(model)
     pad_id = _pad_token_id(data, tokenizer)
     train_loader = _loader(data.train, cfg.batch_size, cfg, pad_id, info, shuffle=True)
     has_val = data.validation is not None and len(data.validation) > 0
@@ -146,7 +145,7 @@ def _train(cfg: TrainConfig, info: ddp.DistInfo, device: torch.device, extra: li
                     record = {"type": "error", "step": error.step, "epoch": error.epoch, "error": str(error)}
                     run_dir.append_metrics(record)
                 raise
-            results = _finish(ctx, data, pad_id, run_dir, params, started)
+            results = _finish(ctx, data, pad_id, run_dir, started)
             callbacks.on_train_end(ctx, results)
     finally:
         callbacks.on_close(ctx)
@@ -215,7 +214,8 @@ def _build_model(cfg: TrainConfig, data: Any, tokenizer: Any) -> torch.nn.Module
     """``create_model`` sized for the data (labels, vocabulary), with the label names in its config."""
     problem_type = data.problem_type
     num_labels = 1 if problem_type == REGRESSION else len(data.label_names)
-    kwargs = {"num_labels": num_labels, "vocab_size": len(tokenizer)} | dict(cfg.model_overrides)
+    kwargs = {"num_labels": num_labels, "vocab_size": len(tokenizer), "max_length": cfg.data.max_length}
+    kwargs |= dict(cfg.model_overrides)
     if kwargs["vocab_size"] < len(tokenizer):
         raise ValueError(
             f"TrainConfig.model_overrides['vocab_size']={kwargs['vocab_size']} is smaller than the "
@@ -319,7 +319,7 @@ def _builtin_callbacks(ctx: LoopContext, run_dir: RunDir, resolved: dict, has_va
     return builtin
 
 
-def _finish(ctx: LoopContext, data: Any, pad_id: int, run_dir: RunDir, params: dict, started: float) -> dict:
+def _finish(ctx: LoopContext, data: Any, pad_id: int, run_dir: RunDir, started: float) -> dict:
     """Reload the best-validation weights, evaluate them on the test split once, write results and plots."""
     cfg, info, state = ctx.cfg, ctx.dist, ctx.state
     if info.is_main and not run_dir.best.exists():
@@ -327,6 +327,7 @@ def _finish(ctx: LoopContext, data: Any, pad_id: int, run_dir: RunDir, params: d
         replace_dir(lambda tmp: save_model_dir(ctx.model, ctx.tokenizer, tmp), run_dir.best)
     ddp.barrier(info)
     load_weights(ctx.model, run_dir.best)
+    params = parameter_counts(ctx.model)  # after fitting: models fitted without gradients count their estimator
     metrics: dict[str, Any] = dict(state.best_val_metrics)
     test = None
     if data.test is not None and len(data.test) > 0:
