@@ -387,13 +387,14 @@ def render_markdown(record: dict[str, Any]) -> str:
     ok = [r for r in rows if r.get("status") == "ok"]
     device = ok[0]["device"] if ok else "-"
     subset = next((r["subset_note"] for r in ok if r.get("subset_note")), None)
+    batch = next((r["latency_batch_size"] for r in ok if r.get("latency_batch_size")), "-")
     footer = [
         "",
         f"Data set `{record['dataset']}`, max length {record['max_length']} tokens, seed {record['seed']}; the best "
         "epoch of each model chosen on a validation split carved from the training data, the test set used once. "
         f"Device: {device}. Train s = time in training steps summed over epochs (validation excluded); peak MB = "
         "peak RSS of the model's own process on CPU (CUDA max allocated on GPU); latency (fp32, as `predict` "
-        f"runs) = median per text at batch 1, total / texts at batch {ok[0].get('latency_batch_size', '-') if ok else '-'}.",
+        f"runs) = median per text at batch 1, total / texts at batch {batch}.",
     ]
     if subset:
         footer.append(f"Data: {subset}")
