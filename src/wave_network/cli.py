@@ -347,6 +347,9 @@ def compare(
     max_train_samples: int | None = typer.Option(None, help="Stratified subsample of the training data."),
     seed: int = typer.Option(42, help="Seed of every run (initialisation, batch order, validation split)."),
     epochs: int | None = typer.Option(None, help="Epochs for every gradient-trained model (default: each recipe's)."),
+    epochs_for: list[str] | None = typer.Option(
+        None, "--epochs-for", help="Per-model epochs MODEL=N (a budget cut for a slow baseline), repeatable."
+    ),
     output_dir: str = typer.Option("runs/compare", "--output-dir", "-o", help="Where the run directories go."),
     report_dir: str | None = typer.Option(None, "--report-dir", help="Where the table, JSON and plots go."),
     precision: str = typer.Option("auto", help="auto (bf16 autocast where supported), bf16 or fp32."),
@@ -371,6 +374,7 @@ def compare(
         if not dot or not field_name:
             _fail(f"--set for compare expects MODEL.FIELD=VALUE (e.g. bert.checkpoint=minilm), got {key!r}")
         per_model.setdefault(model_name, {})[field_name] = value
+    model_epochs = _overrides(epochs_for or [])
     try:
         cfg = CompareConfig(
             models=models,
@@ -391,6 +395,7 @@ def compare(
             seed=seed,
             epochs=epochs,
             model_overrides=per_model,
+            model_epochs=model_epochs,
             precision=precision,
             device=device,
             num_threads=num_threads,

@@ -64,6 +64,8 @@ class CompareConfig:
         report_dir: where ``compare_<dataset>.{json,md}`` and the plots go; ``None`` uses ``output_dir``.
         seed: the seed of every run (initialisation, batch order, the train/validation split).
         epochs: epochs of every gradient-trained model; ``None`` keeps each model's recipe (Wave and BERT 4).
+        model_epochs: per model name, epochs that replace ``epochs`` for that model (a budget cut for a slow
+            baseline, reported in the table).
         model_overrides: per model name, config fields to change (``{"bert": {"checkpoint": "minilm"}}``).
         precision, device, num_threads: as in ``TrainConfig``, for every model.
         latency_docs: test texts used to time inference (batch 1 uses at most 100 of them).
@@ -79,6 +81,7 @@ class CompareConfig:
     seed: int = 42
     epochs: int | None = None
     model_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    model_epochs: dict[str, int] = field(default_factory=dict)
     precision: str = "auto"
     device: str = "auto"
     num_threads: int | None = None
@@ -99,9 +102,10 @@ class CompareConfig:
             raise ValueError(f"CompareConfig.models: unknown {unknown}; known: {', '.join(list_models())}")
         if len(set(self.models)) != len(self.models):
             raise ValueError(f"CompareConfig.models names a model twice: {self.models}")
-        stray = sorted(set(self.model_overrides) - set(self.models))
-        if stray:
-            raise ValueError(f"CompareConfig.model_overrides names models not compared: {stray}")
+        for name in ("model_overrides", "model_epochs"):
+            stray = sorted(set(getattr(self, name)) - set(self.models))
+            if stray:
+                raise ValueError(f"CompareConfig.{name} names models not compared: {stray}")
         if self.latency_docs < 1 or self.latency_batch_size < 1:
             raise ValueError("CompareConfig.latency_docs and latency_batch_size must be >= 1")
         # one TrainConfig per model validates the rest (precision, device, epochs ...) with its own messages
@@ -115,7 +119,7 @@ class CompareConfig:
             model=model,
             model_overrides=dict(self.model_overrides.get(model, {})),
             data=data,
-            epochs=self.epochs,  # models fitted without gradients make one pass whatever this says
+            epochs=self.model_epochs.get(model, self.epochs),  # models fitted without gradients make one pass
             precision=self.precision,
             seed=self.seed,
             device=self.device,

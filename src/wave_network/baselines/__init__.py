@@ -36,7 +36,7 @@ BASELINES = {
     "transformer-1layer": (
         build_transformer_1layer,
         "Paper Table 1: one random Transformer encoder layer on a BERT checkpoint's pre-trained embeddings",
-        {"learning_rate": 1e-4, "epochs": 4, "batch_size": 64},
+        {"learning_rate": 1e-3, "epochs": 4, "batch_size": 64},
     ),
     "fnet": (
         build_fnet,
