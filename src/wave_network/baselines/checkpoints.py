@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
+from urllib.parse import urlparse
 
 from transformers.utils import logging as hf_logging
 
@@ -45,15 +48,29 @@ def packaged_checkpoint() -> Path | None:
     return path if (path / "config.json").exists() else None
 
 
+@cache
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face hub answers a TCP connection within ``timeout`` seconds (checked once per process),
+    so that an offline machine falls back at once instead of waiting through the hub client's retries."""
+    if hub_offline():
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
 def _loadable(name: str) -> bool:
-    """Whether ``name`` is a local model directory, or in the HF cache, or (when online) on the hub."""
+    """Whether ``name`` is a local model directory, or in the HF cache, or (when the hub is reachable) on it."""
     if Path(name).is_dir():
         return (Path(name) / "config.json").exists()
     from transformers import AutoConfig
 
     try:
         with quiet_transformers():
-            AutoConfig.from_pretrained(name, local_files_only=hub_offline())
+            AutoConfig.from_pretrained(name, local_files_only=not hub_reachable())
     except (OSError, ValueError):
         return False
     return True
@@ -85,7 +102,7 @@ def resolve_checkpoint(checkpoint: str) -> str:
             f"no BERT weights: {ONLINE_DEFAULT} is not cached and the hub is unreachable; {how}"
         )
     if not _loadable(checkpoint):
-        where = "offline: not in the Hugging Face cache" if hub_offline() else "not found locally or on the hub"
+        where = "offline (hub unreachable) and not in the Hugging Face cache" if not hub_reachable() else "not found"
         raise CheckpointNotFoundError(f"checkpoint {checkpoint!r}: {where}; {how}")
     return checkpoint
 
