@@ -425,13 +425,13 @@ def plot_comparison(record: dict[str, Any], time_path: Path, params_path: Path) 
         (params_path, "params_total", "parameters, total (log scale)"),
     ):
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
-        for row in ok:
+        for index, row in enumerate(sorted(ok, key=lambda r: r["test_accuracy"])):
             x = max(row.get(key) or 0, 1e-3)
             marker = "o" if row["model"].startswith(("paper-", "seed-", "wave-")) else "s"
             ax.scatter(x, 100 * row["test_accuracy"], marker=marker, s=48)
-            ax.annotate(
-                row["model"], (x, 100 * row["test_accuracy"]), textcoords="offset points", xytext=(5, 4), fontsize=8
-            )
+            offset = (5, 4 if index % 2 else -10)  # alternate above/below: neighbours in accuracy stay readable
+            point = (x, 100 * row["test_accuracy"])
+            ax.annotate(row["model"], point, textcoords="offset points", xytext=offset, fontsize=8)
         ax.set_xscale("log")
         ax.set_xlabel(label)
         ax.set_ylabel("test accuracy (%)")
