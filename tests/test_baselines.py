@@ -13,12 +13,12 @@ from sklearn.svm import LinearSVC
 from transformers import AutoModelForSequenceClassification, BertConfig, BertModel, FNetConfig, FNetModel
 from transformers.models.fnet.modeling_fnet import FNetBasicFourierTransform, FNetForSequenceClassification
 
+from test_models import B, C, T, V, batch  # the same tiny odd-sized batch as the Wave models
 from wave_network import count_parameters, create_model, list_models
 from wave_network.baselines import CheckpointNotFoundError, resolve_checkpoint
 from wave_network.baselines import checkpoints as ckpt
 from wave_network.registry import training_defaults
 
-B, T, V, C = 3, 7, 50, 3
 L = 9  # FNet's fixed length in these tests
 TINY_BERT = dict(hidden_size=12, num_attention_heads=2, intermediate_size=16)
 TINY_FNET = dict(hidden_size=12, num_hidden_layers=2, intermediate_size=16)
@@ -27,15 +27,6 @@ GRADIENT_BASELINES = {
     "transformer-1layer": dict(checkpoint="scratch", **TINY_BERT),
     "fnet": TINY_FNET,
 }
-
-
-def batch(seed=0):
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(1, V, (B, T), generator=g)
-    mask = torch.ones(B, T, dtype=torch.long)
-    mask[1, 4:] = 0
-    mask[2, 1:] = 0  # one-token text
-    return ids * mask, mask
 
 
 def tiny(name, **overrides):
