@@ -28,6 +28,7 @@ from ..params import ParameterCount
 
 ESTIMATOR_FILE = "estimator.bin"
 REGRESSION = "regression"
+SINGLE_LABEL = "single_label_classification"
 
 
 def documents(input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> list[str]:
@@ -47,6 +48,7 @@ class FittedClassifier(PreTrainedModel):
 
     base_model_prefix = "classic"
     supports_gradient_checkpointing = False
+    problem_types: tuple[str, ...] = (SINGLE_LABEL,)  # what ``fit_batches`` accepts
 
     def __init__(self, config: PretrainedConfig):
         super().__init__(config)
@@ -75,14 +77,10 @@ class FittedClassifier(PreTrainedModel):
         """Fit on every training batch (what ``fit_without_gradients`` calls)."""
         docs = [d for b in batches for d in documents(b["input_ids"], b.get("attention_mask"))]
         labels = torch.cat([b["labels"] for b in batches]).cpu().numpy()
-        if self.config.problem_type not in (None, "single_label_classification") and not self.supports(self.config):
+        if (self.config.problem_type or SINGLE_LABEL) not in self.problem_types:
             raise ValueError(f"{type(self).__name__} does not support problem_type={self.config.problem_type!r}")
         self.fit_documents(docs, labels)
         self.fitted = True
-
-    @classmethod
-    def supports(cls, config: PretrainedConfig) -> bool:
-        return False
 
     def forward(
         self,
@@ -141,14 +139,11 @@ class MajorityClassifier(FittedClassifier):
     training target for regression."""
 
     config_class = MajorityConfig
+    problem_types = (SINGLE_LABEL, REGRESSION)
 
     def __init__(self, config: MajorityConfig):
         super().__init__(config)
         self.values = np.zeros(config.num_labels)
-
-    @classmethod
-    def supports(cls, config: PretrainedConfig) -> bool:
-        return config.problem_type == REGRESSION
 
     def fit_documents(self, docs: list[str], labels: np.ndarray) -> None:
         if self.config.problem_type == REGRESSION:
