@@ -489,5 +489,262 @@ def datasets_command(
     console.print(table)
 
 
+analyze_app = typer.Typer(
+    help="The follow-up paper's analyses (arXiv 2411.06989): gradients, convergence, independence, complexity.",
+    no_args_is_help=True,
+)
+app.add_typer(analyze_app, name="analyze")
+
+
+def _per_model_overrides(pairs: list[str] | None) -> dict[str, dict[str, Any]]:
+    per_model: dict[str, dict[str, Any]] = {}
+    for key, value in _overrides(pairs or []).items():
+        model_name, dot, field_name = key.partition(".")
+        if not dot or not field_name:
+            _fail(f"--set expects MODEL.FIELD=VALUE (e.g. bert.checkpoint=minilm), got {key!r}")
+        per_model.setdefault(model_name, {})[field_name] = value
+    return per_model
+
+
+def _training_analysis(
+    kind: str,
+    models: str | None,
+    dataset: str,
+    data_dir: str | None,
+    max_length: int,
+    max_train_samples: int | None,
+    steps: int,
+    batch_size: int,
+    every: int | None,
+    curve_samples: int | None,
+    seed: int,
+    output_dir: str,
+    report_dir: str | None,
+    precision: str,
+    device: str,
+    num_threads: int | None,
+    rerun: bool,
+    set_: list[str] | None,
+) -> None:
+    from .analysis import TrainingAnalysisConfig, analyze_convergence, analyze_gradients
+    from .data import DataError
+
+    data = _data_config(
+        dataset, data_dir, None, None, None, None, "bert-base-uncased", max_length, seed, max_train_samples
+    )
+    try:
+        cfg = TrainingAnalysisConfig(
+            models=models,
+            data=data,
+            output_dir=output_dir,
+            report_dir=report_dir,
+            steps=steps,
+            batch_size=batch_size,
+            every=every,
+            curve_samples=curve_samples,
+            seed=seed,
+            model_overrides=_per_model_overrides(set_),
+            precision=precision,
+            device=device,
+            num_threads=num_threads,
+            rerun=rerun,
+        )
+        result = (analyze_gradients if kind == "gradients" else analyze_convergence)(cfg)
+    except (DataError, ValueError, KeyError, FileNotFoundError) as exc:
+        _fail(str(exc).strip("'\""))
+    console.print(result.markdown_path.read_text())
+    console.print(f"json: {result.json_path}  plot: {result.plot_path}")
+
+
+ANALYSIS_DATASET = typer.Option("ag_news", "--dataset", "-d", help="Data set (see `wave-network datasets`).")
+ANALYSIS_OUTPUT = typer.Option("runs/analysis", "--output-dir", "-o", help="Where the run directories go.")
+ANALYSIS_REPORT = typer.Option(None, "--report-dir", help="Where JSON, Markdown and PNG go (default: under -o).")
+ANALYSIS_SET = typer.Option(None, "--set", help="Per-model override MODEL.FIELD=VALUE, repeatable.")
+
+
+@analyze_app.command("gradients")
+def analyze_gradients_command(
+    models: str = typer.Option(
+        "paper-modulation,paper-interference,transformer-1layer,bert", "--models", help="Comma-separated models."
+    ),
+    dataset: str = ANALYSIS_DATASET,
+    data_dir: str | None = DATA_DIR,
+    max_length: int = typer.Option(128, "--max-length", help="Truncate texts to this many tokens."),
+    max_train_samples: int | None = typer.Option(None, help="Stratified subsample of the training data."),
+    steps: int = typer.Option(500, help="Optimiser steps per model."),
+    batch_size: int = typer.Option(32, help="Training batch size (the paper's 32)."),
+    every: int = typer.Option(1, help="Record every this many steps."),
+    seed: int = typer.Option(42),
+    output_dir: str = ANALYSIS_OUTPUT,
+    report_dir: str | None = ANALYSIS_REPORT,
+    precision: str = typer.Option("auto", help="auto, bf16 or fp32."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    num_threads: int | None = typer.Option(None, help="CPU threads for torch."),
+    rerun: bool = typer.Option(False, help="Retrain even when a finished run with the same set-up exists."),
+    set_: list[str] | None = ANALYSIS_SET,
+) -> None:
+    """Gradient norms per step w.r.t. the [CLS] embedding, all input embeddings and the classifier; for Wave
+    models, the share of the [CLS] gradient through the magnitude G and through the phase."""
+    _training_analysis(
+        "gradients",
+        models,
+        dataset,
+        data_dir,
+        max_length,
+        max_train_samples,
+        steps,
+        batch_size,
+        every,
+        None,
+        seed,
+        output_dir,
+        report_dir,
+        precision,
+        device,
+        num_threads,
+        rerun,
+        set_,
+    )
+
+
+@analyze_app.command("convergence")
+def analyze_convergence_command(
+    models: str = typer.Option(
+        "paper-modulation,paper-interference,transformer-1layer,bert,fnet", "--models", help="Comma-separated models."
+    ),
+    dataset: str = ANALYSIS_DATASET,
+    data_dir: str | None = DATA_DIR,
+    max_length: int = typer.Option(128, "--max-length", help="Truncate texts to this many tokens."),
+    max_train_samples: int | None = typer.Option(None, help="Stratified subsample of the training data."),
+    steps: int = typer.Option(500, help="Training batches per model (the paper's 500)."),
+    batch_size: int = typer.Option(32, help="Training batch size (the paper's 32)."),
+    every: int = typer.Option(10, help="Measure test accuracy every this many batches (the paper's 10)."),
+    curve_samples: int | None = typer.Option(2000, help="Test texts per measurement (a fixed sample; 0: all)."),
+    seed: int = typer.Option(42),
+    output_dir: str = ANALYSIS_OUTPUT,
+    report_dir: str | None = ANALYSIS_REPORT,
+    precision: str = typer.Option("auto", help="auto, bf16 or fp32."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    num_threads: int | None = typer.Option(None, help="CPU threads for torch."),
+    rerun: bool = typer.Option(False, help="Retrain even when a finished run with the same set-up exists."),
+    set_: list[str] | None = ANALYSIS_SET,
+) -> None:
+    """Test accuracy every few batches during the first batches of training, every model on one plot."""
+    _training_analysis(
+        "convergence",
+        models,
+        dataset,
+        data_dir,
+        max_length,
+        max_train_samples,
+        steps,
+        batch_size,
+        every,
+        curve_samples or None,
+        seed,
+        output_dir,
+        report_dir,
+        precision,
+        device,
+        num_threads,
+        rerun,
+        set_,
+    )
+
+
+@analyze_app.command("independence")
+def analyze_independence_command(
+    runs: list[str] = typer.Argument(..., help="Trained run directories (from train or compare), one per model."),
+    dataset: str = ANALYSIS_DATASET,
+    data_dir: str | None = DATA_DIR,
+    max_length: int = typer.Option(128, "--max-length", help="Truncate texts to this many tokens."),
+    max_texts: int | None = typer.Option(2048, help="Test texts to embed (a fixed sample; 0: all)."),
+    representation: str = typer.Option("cls", help="cls (last layer at [CLS]) or pooled (the classifier's input)."),
+    batch_size: int = typer.Option(32, help="Texts per batch for the per-batch ratios (the paper's 32)."),
+    ratio: str = typer.Option(
+        "largest_over_sum",
+        help="Ratio in the KDE plot: largest_over_sum, smallest_over_largest, effective_rank_fraction.",
+    ),
+    seed: int = typer.Option(42),
+    report_dir: str = typer.Option("runs/analysis/independence", "--report-dir", help="Where the outputs go."),
+    device: str = typer.Option("cpu", help="cpu or cuda."),
+) -> None:
+    """Covariance eigenvalues of trained models' [CLS] (or pooled) embeddings, the eigenvalue ratios and their
+    per-batch KDE."""
+    from .analysis import IndependenceConfig, analyze_independence
+    from .data import DataError
+
+    missing = [r for r in runs if not Path(r).is_dir()]
+    if missing:
+        _fail(f"not a run directory: {', '.join(missing)} (give the directories `train` or `compare` wrote)")
+    data = _data_config(dataset, data_dir, None, None, None, None, "bert-base-uncased", max_length, seed, None)
+    try:
+        cfg = IndependenceConfig(
+            runs=runs,
+            data=data,
+            report_dir=report_dir,
+            max_texts=max_texts or None,
+            representation=representation,
+            batch_size=batch_size,
+            ratio=ratio,
+            seed=seed,
+            device=device,
+        )
+        result = analyze_independence(cfg)
+    except (DataError, ValueError, KeyError, FileNotFoundError) as exc:
+        _fail(str(exc).strip("'\""))
+    console.print(result.markdown_path.read_text())
+    console.print(f"json: {result.json_path}  plot: {result.plot_path}")
+
+
+@analyze_app.command("complexity")
+def analyze_complexity_command(
+    kinds: str = typer.Option("wave,attention,fnet", help="Layer kinds: wave, attention, fnet."),
+    lengths: str = typer.Option("64,128,256,512,1024,2048,4096", help="Sequence lengths of the length sweep."),
+    widths: str = typer.Option("128,256,512,1024,2048", help="Widths of the width sweep."),
+    width: int = typer.Option(768, help="Width of the length sweep."),
+    width_sweep_length: int = typer.Option(512, help="Sequence length of the width sweep."),
+    batch_size: int = typer.Option(1, help="Texts per pass."),
+    attention: str = typer.Option("eager", help="eager (stores the n x n map, as BERT) or sdpa (fused kernel)."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    num_threads: int | None = typer.Option(None, help="CPU threads for torch."),
+    min_seconds: float = typer.Option(1.0, help="Time each point for at least this long."),
+    report_dir: str = typer.Option("runs/analysis/complexity", "--report-dir", help="Where the outputs go."),
+) -> None:
+    """Time and peak memory of one layer's forward + backward as length and width grow (wave, attention, FNet),
+    with log-log slopes beside the predicted orders."""
+    from .analysis import ComplexityConfig, analyze_complexity
+
+    def ints(text: str, flag: str) -> list[int]:
+        try:
+            return [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            _fail(f"{flag} expects comma-separated integers, got {text!r}")
+
+    try:
+        cfg = ComplexityConfig(
+            kinds=[k.strip() for k in kinds.split(",") if k.strip()],
+            lengths=ints(lengths, "--lengths"),
+            widths=ints(widths, "--widths"),
+            width=width,
+            width_sweep_length=width_sweep_length,
+            batch_size=batch_size,
+            attention=attention,
+            device=device,
+            num_threads=num_threads,
+            min_seconds=min_seconds,
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+
+    def progress(done: int, total: int, point: dict[str, Any]) -> None:
+        what = point.get("error") or f"{point['time_ms']:.1f} ms, {point['peak_mb']:.1f} MB"
+        err_console.print(f"[{done}/{total}] {point['kind']} n={point['length']} D={point['width']}: {what}")
+
+    result = analyze_complexity(cfg, report_dir, progress)
+    console.print(result.markdown_path.read_text())
+    console.print(f"json: {result.json_path}  plot: {result.plot_path}")
+
+
 if __name__ == "__main__":
     app()

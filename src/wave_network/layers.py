@@ -79,10 +79,14 @@ class WaveMixing(nn.Module):
         self.readout = config.readout
         self.readout_proj = nn.Linear(2 * D, D) if config.readout == "real_imag" else None
         self.eps = config.wave_eps
+        # Analysis switch, not configuration: True holds G constant in the backward pass (same forward values), so
+        # gradients flow only through each token's own phase (``wave_network.analysis.gradients``).
+        self.hold_global_semantics = False
 
     def forward(self, x: Tensor, attention_mask: Tensor | None) -> Tensor:
-        z_a = ops.token2wave(self.proj_a(x), attention_mask, self.eps)  # 2 x (B, T, D)
-        z_b = ops.token2wave(self.proj_b(x), attention_mask, self.eps)  # 2 x (B, T, D)
+        hold = self.hold_global_semantics
+        z_a = ops.token2wave(self.proj_a(x), attention_mask, self.eps, hold)  # 2 x (B, T, D)
+        z_b = ops.token2wave(self.proj_b(x), attention_mask, self.eps, hold)  # 2 x (B, T, D)
         if self.readout == "real" and self.combine is ops.modulation:
             return ops.modulation_real(z_a, z_b).to(x.dtype)  # (B, T, D)
         z = self.combine(z_a, z_b)  # 2 x (B, T, D)

@@ -69,16 +69,24 @@ def global_semantics_sq(w: Tensor, attention_mask: Tensor | None = None, w_sq: T
     return torch.bmm(attention_mask.unsqueeze(1).to(w_sq.dtype), w_sq)  # (B, 1, D)
 
 
-def token2wave(w: Tensor, attention_mask: Tensor | None = None, eps: float = DEFAULT_EPS) -> ComplexPair:
+def token2wave(
+    w: Tensor, attention_mask: Tensor | None = None, eps: float = DEFAULT_EPS, hold_global: bool = False
+) -> ComplexPair:
     """Token2Wave (paper section 3.1): the complex token Z = G exp(i alpha) in closed form, as (Re, Im).
 
     Re Z = w, Im Z = sqrt(G^2 - w^2) with G taken over the real tokens of each text. Both parts are (B, T, D) in
     fp32 (or the input dtype when that is fp32/fp64). Values at padded positions are defined but meaningless; the
     caller keeps them out of anything that mixes tokens.
+
+    ``hold_global=True`` gives the same values but treats G as a constant in the backward pass, so the gradient
+    reaching ``w`` is the part that flows through each token's own phase (used by the gradient analysis of the
+    follow-up paper, arXiv 2411.06989, to split gradients into magnitude and phase paths).
     """
     w = w.to(_compute_dtype(w))
     w_sq = w * w  # (B, T, D)
     g_sq = global_semantics_sq(w, attention_mask, w_sq)  # (B, 1, D)
+    if hold_global:
+        g_sq = g_sq.detach()
     # A threshold, not a value: no gradient flows through it (saves a reduction over T in the backward pass).
     threshold = (eps * g_sq + torch.finfo(w.dtype).tiny).detach()  # (B, 1, D); > 0 even for an all-zero dimension
     im = _safe_sqrt(g_sq - w_sq, threshold)  # (B, T, D)

@@ -24,6 +24,14 @@ class Callback:
     def on_train_begin(self, ctx: LoopContext) -> None:
         """Before the first step (also when resuming)."""
 
+    def on_step_begin(self, ctx: LoopContext, batch: dict[str, Any]) -> None:
+        """Before the forward pass of every optimiser step; ``batch`` is on the device (analyses snapshot the
+        RNG here to replay the step's dropout)."""
+
+    def on_after_backward(self, ctx: LoopContext, batch: dict[str, Any]) -> None:
+        """After the backward pass, before gradient clipping and the optimiser step: every parameter's ``grad``
+        holds this step's (unclipped) gradient."""
+
     def on_step_end(self, ctx: LoopContext, logs: dict[str, float]) -> None:
         """After every optimiser step; ``logs`` holds the step's ``loss``, ``lr`` and ``grad_norm``. Raising
         ``KeyboardInterrupt`` here interrupts the run at a clean step boundary."""
@@ -60,6 +68,12 @@ class CallbackList(Callback):
 
     def on_train_begin(self, ctx):
         self._call("on_train_begin", ctx)
+
+    def on_step_begin(self, ctx, batch):
+        self._call("on_step_begin", ctx, batch)
+
+    def on_after_backward(self, ctx, batch):
+        self._call("on_after_backward", ctx, batch)
 
     def on_step_end(self, ctx, logs):
         self._call("on_step_end", ctx, logs)

@@ -112,6 +112,7 @@ class LoopContext:
     interrupt_requested: bool = False  # set by a SIGINT handler; the loop stops after the current step
     at_step_boundary: bool = True  # False while a step is half done (a checkpoint then would be inconsistent)
     last_val_stats: dict[str, float] = field(default_factory=dict)  # timing of the latest validation
+    step_loss: torch.Tensor | None = None  # this process's loss of the step in progress (for callbacks)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.autocast_dtype is None:
@@ -164,15 +165,17 @@ def _len_or_none(loader: Any) -> int | None:
         return None
 
 
-def _train_step(ctx: LoopContext, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+def _train_step(ctx: LoopContext, batch: dict[str, torch.Tensor], callbacks: Callback) -> dict[str, float]:
     """One optimiser step on one global batch; returns the global loss, learning rate and gradient norm."""
     state, cfg = ctx.state, ctx.cfg
     batch = to_device(batch, ctx.device)
+    callbacks.on_step_begin(ctx, batch)
     labels = batch["labels"]
     n_local = labels.shape[0]
     with ctx.autocast():
         out = ctx.train_model(**{k: v for k, v in batch.items() if k in MODEL_INPUTS}, labels=labels)
     loss = out.loss
+    ctx.step_loss = loss.detach()
     correct = (out.logits.argmax(-1) == labels).sum() if ctx.problem_type == SINGLE_LABEL else labels.new_zeros(())
     # One small all-reduce per step: global loss sum, examples, correct predictions, real tokens and the
     # interrupt flag, so every process sees the same numbers and stops (or raises) at the same step.
@@ -196,6 +199,7 @@ def _train_step(ctx: LoopContext, batch: dict[str, torch.Tensor]) -> dict[str, f
     scale = n_local * ctx.dist.world_size / n_global
     ctx.at_step_boundary = False
     (loss * scale if scale != 1.0 else loss).backward()
+    callbacks.on_after_backward(ctx, batch)
     params = [p for p in ctx.model.parameters() if p.grad is not None]
     max_norm = cfg.max_grad_norm if cfg.max_grad_norm is not None else float("inf")
     grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
@@ -249,7 +253,7 @@ def _run_epoch(ctx: LoopContext, train_loader: Any, val_loader: Any, callbacks: 
         if _max_steps_reached(ctx):
             break
         start = time.perf_counter()
-        step_logs = _train_step(ctx, batch)
+        step_logs = _train_step(ctx, batch, callbacks)
         state.epoch_seconds += time.perf_counter() - start
         if state.global_step % cfg.log_every == 0:
             record = {
