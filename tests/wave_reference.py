@@ -14,13 +14,14 @@ def reference_global_semantics(w: Tensor, mask: Tensor | None) -> Tensor:
     return torch.sqrt((w * w).sum(dim=1, keepdim=True))
 
 
-def reference_token2wave(w: Tensor, mask: Tensor | None = None) -> Tensor:
+def reference_token2wave(w: Tensor, mask: Tensor | None = None, g: Tensor | None = None) -> Tensor:
     """Z = G exp(i alpha), alpha = atan2(sqrt(1 - (w/G)^2), w/G) (paper Eqs. 1-3), as a complex tensor.
 
     Two guards the paper leaves implicit: an all-zero dimension (G = 0) has no defined ratio, and Z = 0 there
     whatever the phase; rounding can push (w/G)^2 a hair above 1, where the square root is clamped at 0.
+    ``g`` passes a given global semantics (e.g. a detached one, to hold it constant in the backward pass).
     """
-    g = reference_global_semantics(w, mask)
+    g = reference_global_semantics(w, mask) if g is None else g
     ratio = torch.where(g > 0, w / torch.where(g > 0, g, torch.ones_like(g)), torch.zeros_like(w))
     alpha = torch.atan2(torch.sqrt(torch.clamp(1 - ratio**2, min=0.0)), ratio)
     return g * torch.exp(1j * alpha)

@@ -182,7 +182,7 @@ class GradientRecorder(Callback):
             "cls_grad_norm_phase": p,
             "cls_magnitude_share": m / (m + p) if m + p > 0 else float("nan"),
             "cls_magnitude_projection": projection,
-            "split_loss_gap": abs(float(out.loss) - self._step_loss(ctx)),
+            "split_loss_gap": abs(float(out.loss.detach()) - self._step_loss(ctx)),
         }
 
     @staticmethod
