@@ -22,6 +22,7 @@ from wave_network.data import (
     locate_dataset,
     sources,
 )
+from wave_network.data.catalog import GLUE_TASKS
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -67,7 +68,8 @@ def write(df: pd.DataFrame, path: Path) -> Path:
 
 def test_list_datasets_names_every_catalogued_set():
     names = [name for name, _ in list_datasets()]
-    assert names == ["ag_news", "ag_news_sample", "dbpedia_14", "imdb", "sst2"]
+    assert names[:5] == ["ag_news", "ag_news_sample", "dbpedia_14", "imdb", "sst2"]
+    assert set(GLUE_TASKS) <= set(names)
     assert all(description for _, description in list_datasets())
 
 
@@ -116,6 +118,41 @@ def test_named_dataset_loads_from_shared_data(name, train_rows, test_rows, is_su
     assert (prov["subset_note"] is not None) == is_subset
     assert locate_dataset(name) is not None
     assert set(splits.test["label"]) == set(range(splits.num_labels))
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    ("name", "train_rows", "test_rows", "labels", "pair"),
+    [
+        ("cola", 8551, 1043, ["unacceptable", "acceptable"], False),
+        ("mrpc", 3668, 408, ["not_equivalent", "equivalent"], True),
+        ("rte", 2490, 277, ["entailment", "not_entailment"], True),
+        ("wnli", 635, 71, ["not_entailment", "entailment"], True),
+        ("stsb", 5749, 1500, [], True),
+    ],
+)
+def test_glue_tasks_load_from_the_glue_download_layout(name, train_rows, test_rows, labels, pair, cache, monkeypatch):
+    monkeypatch.chdir(REPO)
+    splits = load_splits(DataConfig(dataset=name, cache_dir=cache))
+    assert len(splits.train) + len(splits.validation) == train_rows
+    assert len(splits.test) == test_rows
+    assert splits.label_names == labels and splits.has_pair == pair
+    assert splits.provenance["test_role"].startswith("GLUE dev set")
+    if name == "stsb":
+        assert splits.problem_type == "regression"
+        assert 0.0 <= min(splits.test["label"]) and max(splits.test["label"]) <= 5.0
+    else:
+        assert set(splits.test["label"]) == {0, 1}
+
+
+@needs_shared
+def test_rte_names_map_to_the_hub_ids(cache, monkeypatch):
+    monkeypatch.chdir(REPO)
+    splits = load_splits(DataConfig(dataset="rte", cache_dir=cache))
+    # the first dev pair of the GLUE download is labelled not_entailment (id 1, as in nyu-mll/glue)
+    first = splits.test[0]
+    assert first["text"].startswith("Dana Reeve, the widow of the actor Christopher Reeve")
+    assert first["label"] == 1
 
 
 def test_split_is_stratified_80_20(cache):

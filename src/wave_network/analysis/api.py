@@ -171,12 +171,16 @@ def _write(name: str, directory: Path, payload: dict[str, Any], markdown: str, p
 # --- training analyses -------------------------------------------------------------------------------------------
 
 
-def _load_data(data: DataConfig):
+def _load_data(data: DataConfig, quiet: bool):
+    import sys
+
     from ..data import get_tokenizer, load_splits, tokenize_splits
+    from ..training.progress import hide_library_progress_bars
 
     tokenizer = get_tokenizer(data.tokenizer)
-    splits = load_splits(data)
-    return tokenize_splits(splits, tokenizer, data.max_length, cache_dir=data.cache_dir), tokenizer
+    with hide_library_progress_bars(quiet or not sys.stderr.isatty()):
+        splits = load_splits(data)
+        return tokenize_splits(splits, tokenizer, data.max_length, cache_dir=data.cache_dir), tokenizer
 
 
 def _setup(cfg: TrainingAnalysisConfig, analysis: str, model: str) -> dict[str, Any]:
@@ -240,7 +244,7 @@ def _train_recorded(cfg: TrainingAnalysisConfig, analysis: str, model: str, data
 
 
 def _run_models(cfg: TrainingAnalysisConfig, analysis: str, defaults: list[str], make_callback) -> dict[str, Any]:
-    data, tokenizer = _load_data(cfg.data)
+    data, tokenizer = _load_data(cfg.data, cfg.quiet)
     models: dict[str, Any] = {}
     for i, model in enumerate(cfg.models or defaults):
         logger.info("[%d/%d] %s: %s on %s", i + 1, len(cfg.models or defaults), analysis, model, cfg.data.dataset)

@@ -91,7 +91,7 @@ def gradient_summary(models: dict[str, Any]) -> dict[str, Any]:
 
 def gradient_markdown(payload: dict[str, Any], cfg: Any) -> str:
     lines = [
-        f"# Gradient norms per optimiser step: {payload['dataset']}",
+        f"### Gradient norms per optimiser step: {payload['dataset']}",
         "",
         f"{cfg.steps} steps at batch size {cfg.batch_size}, seed {cfg.seed}, each model's own learning-rate recipe; "
         "L2 norms of the gradient of the batch-mean loss (definitions: `wave_network.analysis.gradients`). "
@@ -190,7 +190,7 @@ def convergence_summary(models: dict[str, Any]) -> dict[str, Any]:
 def convergence_markdown(payload: dict[str, Any], cfg: Any) -> str:
     samples = cfg.curve_samples or "all"
     lines = [
-        f"# Convergence: test accuracy during the first {cfg.steps} batches, {payload['dataset']}",
+        f"### Convergence: test accuracy during the first {cfg.steps} batches, {payload['dataset']}",
         "",
         f"Batch size {cfg.batch_size}, seed {cfg.seed}, each model's own learning-rate recipe (warm-up and linear "
         f"decay over the {cfg.steps} steps); accuracy on a fixed sample of {samples} test texts every {cfg.every} "
@@ -237,7 +237,7 @@ def plot_convergence(payload: dict[str, Any], path: Path) -> None:
 
 def independence_markdown(payload: dict[str, Any], cfg: Any) -> str:
     lines = [
-        f"# Embedding independence: {payload['dataset']}",
+        f"### Embedding independence: {payload['dataset']}",
         "",
         f"Representation: `{cfg.representation}`; covariance over up to {cfg.max_texts or 'all'} test texts (seed "
         f"{cfg.seed}) and over random batches of {cfg.batch_size} texts (definitions: "
@@ -301,7 +301,7 @@ def plot_independence(payload: dict[str, Any], ratio: str, path: Path) -> None:
 def complexity_markdown(payload: dict[str, Any]) -> str:
     cfg = payload["config"]
     lines = [
-        f"# Complexity of one layer, forward + backward ({payload['device']})",
+        f"### Complexity of one layer, forward + backward ({payload['device']})",
         "",
         f"Batch {cfg['batch_size']}, fp32, attention `{cfg['attention']}`; the length sweep at D = {cfg['width']}, "
         f"the width sweep at n = {cfg['width_sweep_length']}. Slopes of log-log least-squares fits over the long "

@@ -44,6 +44,8 @@ class FileSpec:
         quoting: ``"minimal"`` (standard CSV quoting) or ``"none"`` (GLUE's TSVs, whose quotes are literal
             text).
         note: set when the split is not the official one; formatted with ``rows`` (the file's row count).
+        named_labels: the label column holds class names (``entailment``) or 0-based indices, not integers
+            counted from ``label_offset``.
     """
 
     patterns: tuple[str, ...]
@@ -54,6 +56,7 @@ class FileSpec:
     label_offset: int = 0
     quoting: str = "minimal"
     note: str | None = None
+    named_labels: bool = False
 
 
 @dataclass(frozen=True)
@@ -264,7 +267,116 @@ SST2 = DatasetSpec(
     test_role="GLUE dev set (GLUE's test labels are not public)",
 )
 
-CATALOG: dict[str, DatasetSpec] = {s.name: s for s in (AG_NEWS, AG_NEWS_SAMPLE, DBPEDIA_14, IMDB, SST2)}
+
+def _tsv(stem: str) -> tuple[str, ...]:
+    return (f"{stem}.tsv", f"{stem}.tsv.gz")
+
+
+def _glue_task(
+    name: str,
+    folder: str,
+    description: str,
+    label_names: tuple[str, ...],
+    text: tuple[str, ...],
+    text_pair: tuple[str, ...] = (),
+    label: str = "label",
+    *,
+    hub_config: str,
+    hub_text: tuple[str, ...],
+    hub_pair: tuple[str, ...] = (),
+    test_stem: str = "dev",
+    hub_test_split: str = "validation",
+    column_names: tuple[str, ...] | None = None,
+    problem_type: str = CLASSIFICATION,
+) -> DatasetSpec:
+    """A GLUE task (Wang et al. 2019) as the standard download script lays it out (``<Task>/train.tsv``,
+    ``dev.tsv``; GLUE's quotes are literal text), or as ``nyu-mll/glue``. GLUE's test labels are not public, so the
+    dev set is the test set; model selection uses a validation split carved from the training data."""
+    layout = Layout(
+        "glue-tsv",
+        f"{folder}/train.tsv[.gz] + {test_stem}.tsv[.gz] (GLUE download script)",
+        train=FileSpec(_tsv("train"), text=text, text_pair=text_pair, label=label, column_names=column_names,
+                       quoting="none", named_labels=True),
+        test=FileSpec(_tsv(test_stem), text=text, text_pair=text_pair, label=label, column_names=column_names,
+                      quoting="none", named_labels=True),
+        classes_file=None,
+    )  # fmt: skip
+    parquet = Layout(
+        "hf-parquet",
+        f"Hugging Face parquet files ({hub_config}/train-*.parquet, {hub_config}/{hub_test_split}-*.parquet)",
+        train=FileSpec(_parquet("train", hub_config), text=hub_text, text_pair=hub_pair),
+        test=FileSpec(_parquet(hub_test_split, hub_config), text=hub_text, text_pair=hub_pair),
+        classes_file=None,
+    )
+    return DatasetSpec(
+        name=name,
+        description=description,
+        label_names=label_names,
+        layouts=(layout, parquet),
+        dirnames=(f"glue/{folder}", folder, name),
+        hub=HubSource(
+            "nyu-mll/glue", config=hub_config, test_split=hub_test_split, text=hub_text, text_pair=hub_pair
+        ),  # fmt: skip
+        test_role="GLUE dev set (GLUE's test labels are not public)",
+        problem_type=problem_type,
+    )
+
+
+_NLI2 = ("entailment", "not_entailment")
+_PAIR = ("sentence1",), ("sentence2",)
+COLA = _glue_task(
+    "cola", "CoLA", "CoLA linguistic acceptability, 8,551 train; GLUE dev (1,043) is the test set (Warstadt et al. "
+    "2019)", ("unacceptable", "acceptable"), ("sentence",),
+    column_names=("source", "label", "original_label", "sentence"), hub_config="cola", hub_text=("sentence",),
+)  # fmt: skip
+MRPC = _glue_task(
+    "mrpc", "MRPC", "MRPC paraphrase pairs, 3,668 train; GLUE dev (408) is the test set (Dolan and Brockett 2005)",
+    ("not_equivalent", "equivalent"), ("#1 String",), ("#2 String",), label="Quality",
+    hub_config="mrpc", hub_text=("sentence1",), hub_pair=("sentence2",),
+)  # fmt: skip
+QQP = _glue_task(
+    "qqp", "QQP", "Quora question pairs, 363,846 train; GLUE dev (40,430) is the test set (Iyer et al. 2017)",
+    ("not_duplicate", "duplicate"), ("question1",), ("question2",), label="is_duplicate",
+    hub_config="qqp", hub_text=("question1",), hub_pair=("question2",),
+)  # fmt: skip
+QNLI = _glue_task(
+    "qnli", "QNLI", "QNLI question-answer entailment, 104,743 train; GLUE dev (5,463) is the test set "
+    "(Rajpurkar et al. 2016; Wang et al. 2019)", _NLI2, ("question",), ("sentence",),
+    hub_config="qnli", hub_text=("question",), hub_pair=("sentence",),
+)  # fmt: skip
+RTE = _glue_task(
+    "rte", "RTE", "RTE textual entailment, 2,490 train; GLUE dev (277) is the test set (Dagan et al. 2006 and "
+    "successors)", _NLI2, *_PAIR, hub_config="rte", hub_text=("sentence1",), hub_pair=("sentence2",),
+)  # fmt: skip
+WNLI = _glue_task(
+    "wnli", "WNLI", "WNLI Winograd entailment, 635 train; GLUE dev (71) is the test set (Levesque et al. 2012)",
+    ("not_entailment", "entailment"), *_PAIR, hub_config="wnli", hub_text=("sentence1",), hub_pair=("sentence2",),
+)  # fmt: skip
+STSB = _glue_task(
+    "stsb", "STS-B", "STS-B sentence similarity (regression, 0-5), 5,749 train; GLUE dev (1,500) is the test set "
+    "(Cer et al. 2017)", (), *_PAIR, label="score", hub_config="stsb", hub_text=("sentence1",),
+    hub_pair=("sentence2",), problem_type=REGRESSION,
+)  # fmt: skip
+_MNLI3 = ("entailment", "neutral", "contradiction")
+MNLI = _glue_task(
+    "mnli", "MNLI", "MultiNLI, 392,702 train; GLUE dev matched (9,815) is the test set (Williams et al. 2018)",
+    _MNLI3, *_PAIR, label="gold_label", test_stem="dev_matched", hub_test_split="validation_matched",
+    hub_config="mnli", hub_text=("premise",), hub_pair=("hypothesis",),
+)  # fmt: skip
+MNLI_MISMATCHED = _glue_task(
+    "mnli_mismatched", "MNLI", "MultiNLI, 392,702 train; GLUE dev mismatched (9,832) is the test set (Williams et "
+    "al. 2018)", _MNLI3, *_PAIR, label="gold_label", test_stem="dev_mismatched",
+    hub_test_split="validation_mismatched", hub_config="mnli", hub_text=("premise",), hub_pair=("hypothesis",),
+)  # fmt: skip
+
+GLUE_TASKS = ("cola", "sst2", "mrpc", "qqp", "stsb", "mnli", "mnli_mismatched", "qnli", "rte", "wnli")
+"""The GLUE tasks in the benchmark's order; MNLI has a matched and a mismatched test set."""
+
+CATALOG: dict[str, DatasetSpec] = {
+    s.name: s
+    for s in (AG_NEWS, AG_NEWS_SAMPLE, DBPEDIA_14, IMDB, SST2, COLA, MRPC, QQP, QNLI, RTE, WNLI, STSB, MNLI,
+              MNLI_MISMATCHED)
+}  # fmt: skip
 
 
 def list_datasets() -> list[tuple[str, str]]:

@@ -25,7 +25,7 @@ from typing import Any
 import datasets
 from datasets.fingerprint import Hasher
 
-from .catalog import CLASSIFICATION, REGRESSION, TEXT_JOIN, FileSpec
+from .catalog import CLASSIFICATION, REGRESSION, TEXT_JOIN, FileSpec, get_spec
 from .config import DataConfig
 from .errors import DataConfigError, EmptyDatasetError, InvalidLabelError
 from .labels import LabelScheme, inferred_scheme, integer_scheme, named_scheme
@@ -152,7 +152,8 @@ def _scheme(cfg: DataConfig, raw: RawData) -> LabelScheme:
                 )
             names = cfg.label_names
         return integer_scheme(names, raw.train_spec.label_offset)
-    if cfg.problem_type == REGRESSION:
+    spec = get_spec(cfg.dataset)
+    if (cfg.problem_type or (spec.problem_type if spec else None)) == REGRESSION:
         return LabelScheme((), REGRESSION)
     if raw.names is not None:
         return named_scheme(raw.names)

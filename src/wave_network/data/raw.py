@@ -15,7 +15,7 @@ from typing import Any
 
 import datasets
 
-from .catalog import DatasetSpec, FileSpec, HubSource, get_spec
+from .catalog import CLASSIFICATION, DatasetSpec, FileSpec, HubSource, get_spec
 from .config import DataConfig
 from .errors import ColumnNotFoundError, DataError, DatasetNotFoundError
 from .readers import describe, read_files, read_hub
@@ -121,7 +121,7 @@ def _read_catalogued(cfg: DataConfig, spec: DatasetSpec, cache: Path) -> RawData
         provenance["train_source"],
         provenance["test_source"],
         names,
-        True,
+        spec.problem_type == CLASSIFICATION,
         provenance,
     )
 
@@ -152,7 +152,7 @@ def _from_match(cfg: DataConfig, match: LocalMatch, cache: Path, spec: DatasetSp
         "test_role": _test_role(spec, layout.test),
     }
     test_origin = describe(match.test_files) if match.test_files else None
-    integer_coded = spec is not None
+    integer_coded = spec is not None and spec.problem_type == CLASSIFICATION and not train_spec.named_labels
     return RawData(
         train,
         test,
