@@ -36,6 +36,18 @@ def test_classification_metrics_match_hand_computed_values():
     assert m["test_confusion_matrix"] == [[2, 1, 0], [0, 2, 0], [1, 0, 0]]
 
 
+def test_binary_metrics_have_glue_mcc_and_positive_class_f1():
+    # TP 2, FP 1, FN 1, TN 2: MCC = (TP TN - FP FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN)) = 3 / 9
+    y_true = np.array([1, 1, 1, 0, 0, 0])
+    y_pred = np.array([1, 1, 0, 1, 0, 0])
+    m = compute_metrics(one_hot_logits(y_pred, 2), y_true, "single_label_classification", prefix="test")
+    assert m["test_mcc"] == pytest.approx(3 / 9, abs=1e-12)
+    assert m["test_f1"] == pytest.approx(2 * 2 / (2 * 2 + 1 + 1), abs=1e-12)
+    # a constant prediction (the majority class) has MCC 0, as GLUE reports it for CoLA
+    constant = compute_metrics(one_hot_logits([1] * 6, 2), y_true, "single_label_classification", prefix="test")
+    assert constant["test_mcc"] == 0.0
+
+
 def test_confusion_matrix_covers_classes_never_seen():
     m = compute_metrics(one_hot_logits([0, 0], 4), np.array([0, 1]), "single_label_classification", prefix="val")
     assert m["val_confusion_matrix"] == [[1, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]

@@ -14,6 +14,8 @@ from scipy import stats
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
+    f1_score,
+    matthews_corrcoef,
     mean_squared_error,
     precision_recall_fscore_support,
 )
@@ -25,15 +27,20 @@ PROBLEM_TYPES = (SINGLE_LABEL, MULTI_LABEL, REGRESSION)
 
 
 def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], num_labels: int) -> dict:
-    """Accuracy, macro- and weighted-averaged precision / recall / F1 and the confusion matrix (rows: true
-    labels,
-    columns: predictions, over all ``num_labels`` classes). A class never predicted has precision 0."""
+    """Accuracy, macro- and weighted-averaged precision / recall / F1, Matthews correlation (``mcc``, GLUE's CoLA
+    metric) and the confusion matrix (rows: true labels, columns: predictions, over all ``num_labels`` classes). A
+    class never predicted has precision 0. Two classes add ``f1``, the F1 of class 1 (GLUE's F1 for MRPC and
+    QQP, whose class 1 is the paraphrase / duplicate)."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     labels = list(range(num_labels))
     out = {"accuracy": float(accuracy_score(y_true, y_pred))}
     for average in ("macro", "weighted"):
         p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=average, zero_division=0)
         out |= {f"precision_{average}": float(p), f"recall_{average}": float(r), f"f1_{average}": float(f)}
+    # MCC is 0 (not undefined) when one side is constant, as scikit-learn and GLUE's scorer report it.
+    out["mcc"] = float(matthews_corrcoef(y_true, y_pred))
+    if num_labels == 2:
+        out["f1"] = float(f1_score(y_true, y_pred, pos_label=1, zero_division=0))
     out["confusion_matrix"] = confusion_matrix(y_true, y_pred, labels=labels).tolist()
     return out
 
