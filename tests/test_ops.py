@@ -162,3 +162,33 @@ def test_modulation_real_part_matches_reference():
     re = ops.modulation_real(ops.token2wave(w1, mask), ops.token2wave(w2, mask))
     expected = reference_modulation(reference_token2wave(w1, mask), reference_token2wave(w2, mask)).real
     torch.testing.assert_close(masked(re, mask), masked(expected, mask), **TOL64)
+
+
+def test_sentence_level_global_semantics_matches_the_reference_per_segment():
+    w, mask = special_inputs()
+    segments = torch.zeros_like(mask)
+    segments[0, 3:] = 1  # a pair: tokens 0-2 and 3-6
+    segments[1, 2:4] = 1  # a pair followed by padding
+    z = as_complex(ops.token2wave(w, mask, segments=segments))
+    expected = torch.zeros_like(z)
+    for b in range(w.shape[0]):  # the paper's equations applied to each sentence on its own
+        for s in (0, 1):
+            keep = (segments[b] == s) & (mask[b] == 1)
+            if keep.any():
+                expected[b, keep] = reference_token2wave(w[b : b + 1, keep])[0]
+    torch.testing.assert_close(masked(z, mask), masked(expected, mask), **TOL64)
+    # a single text (every segment id 0) is the text-level Token2Wave
+    single = as_complex(ops.token2wave(w, mask, segments=torch.zeros_like(mask)))
+    torch.testing.assert_close(masked(single, mask), masked(as_complex(ops.token2wave(w, mask)), mask), **TOL64)
+
+
+def test_sentence_level_global_semantics_keeps_each_sentence_to_itself():
+    w, mask = random_case()
+    segments = torch.zeros_like(mask)
+    segments[0, 4:] = 1
+    w2 = w.clone()
+    w2[0, 4:] = torch.randn(3, w.shape[-1], dtype=w.dtype)  # change only the second sentence of text 0
+    first = ops.token2wave(w, mask, segments=segments)[1][0, :4]
+    assert torch.equal(first, ops.token2wave(w2, mask, segments=segments)[1][0, :4])
+    # with text-level G the first sentence sees the change
+    assert not torch.allclose(ops.token2wave(w, mask)[1][0, :4], ops.token2wave(w2, mask)[1][0, :4])

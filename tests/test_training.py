@@ -2,6 +2,7 @@
 its run directory, stops early, refuses NaNs, and resumes exactly after an interruption."""
 
 import json
+import math
 from dataclasses import replace
 
 import datasets
@@ -306,3 +307,18 @@ def test_regression_runs_select_on_validation_loss_and_predict_scores(tmp_path, 
     assert "test_accuracy" not in result.metrics and not (result.run_dir / "confusion_matrix.png").exists()
     [pred] = predict(result.run_dir, ["a short sentence"], device="cpu")
     assert pred["label"] is None and isinstance(pred["score"], float)
+
+
+def test_sentence_pairs_give_the_wave_model_segment_embeddings(tmp_path, cache_dir):
+    rows = ["premise,hypothesis,label"] + [
+        f"the cat sat on mat {i},{'a cat sat' if i % 2 else 'dogs run fast'} {i},{i % 2}" for i in range(80)
+    ]
+    (tmp_path / "pairs.csv").write_text("\n".join(rows) + "\n")
+    data = DataConfig(train_file=str(tmp_path / "pairs.csv"), text_columns=("premise", "hypothesis"),
+                      label_column="label", max_length=32, cache_dir=cache_dir)  # fmt: skip
+    overrides = TINY | {"global_semantics": "segment"}
+    cfg = tiny_config(tmp_path / "run", cache_dir, data=data, model_overrides=overrides, epochs=1)
+    result = train(cfg)
+    config = json.loads((result.run_dir / "config.json").read_text())["model_config"]
+    assert config["type_vocab_size"] == 2 and config["global_semantics"] == "segment"
+    assert math.isfinite(result.metrics["test_loss"]) and "test_mcc" in result.metrics

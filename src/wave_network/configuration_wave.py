@@ -29,6 +29,9 @@ class WaveConfig(PretrainedConfig):
             (the model is then blind to word order).
         max_position_embeddings: longest input the position table covers.
         type_vocab_size: number of segment ids for sentence pairs; 0 disables segment embeddings.
+        global_semantics: over which tokens G is taken. ``"text"``: the whole input, both sentences of a pair
+            together (the paper's input-text level). ``"segment"``: each sentence of a pair separately, by the
+            segment ids (the sentence-level global semantics of the paper's Figure 6(a)). Single texts: the same.
         ffn_dim: hidden width of the position-wise feed-forward block after the wave mixing; 0 removes the block.
         ffn_activation: activation inside the feed-forward block (``"gelu"`` or ``"relu"``).
         residual: add each sublayer's output to its input (paper Eq. 8). The section 4a single layer has none.
@@ -60,6 +63,7 @@ class WaveConfig(PretrainedConfig):
         position_embedding: str = "learned",
         max_position_embeddings: int = 512,
         type_vocab_size: int = 0,
+        global_semantics: str = "text",
         ffn_dim: int = 768,
         ffn_activation: str = "gelu",
         residual: bool = False,
@@ -83,6 +87,7 @@ class WaveConfig(PretrainedConfig):
         self.position_embedding = position_embedding
         self.max_position_embeddings = max_position_embeddings
         self.type_vocab_size = type_vocab_size
+        self.global_semantics = global_semantics
         self.ffn_dim = ffn_dim
         self.ffn_activation = ffn_activation
         self.residual = residual
@@ -107,6 +112,7 @@ class WaveConfig(PretrainedConfig):
             "pooling": POOLINGS,
             "norm": NORMS,
             "ffn_activation": ("gelu", "relu"),
+            "global_semantics": ("text", "segment"),
         }
         for field, allowed in choices.items():
             if getattr(self, field) not in allowed:

@@ -83,10 +83,11 @@ class WaveMixing(nn.Module):
         # gradients flow only through each token's own phase (``wave_network.analysis.gradients``).
         self.hold_global_semantics = False
 
-    def forward(self, x: Tensor, attention_mask: Tensor | None) -> Tensor:
+    def forward(self, x: Tensor, attention_mask: Tensor | None, segments: Tensor | None = None) -> Tensor:
+        """``segments`` (B, T) ids: global semantics per segment of a sentence pair instead of per text."""
         hold = self.hold_global_semantics
-        z_a = ops.token2wave(self.proj_a(x), attention_mask, self.eps, hold)  # 2 x (B, T, D)
-        z_b = ops.token2wave(self.proj_b(x), attention_mask, self.eps, hold)  # 2 x (B, T, D)
+        z_a = ops.token2wave(self.proj_a(x), attention_mask, self.eps, hold, segments)  # 2 x (B, T, D)
+        z_b = ops.token2wave(self.proj_b(x), attention_mask, self.eps, hold, segments)  # 2 x (B, T, D)
         if self.readout == "real" and self.combine is ops.modulation:
             return ops.modulation_real(z_a, z_b).to(x.dtype)  # (B, T, D)
         z = self.combine(z_a, z_b)  # 2 x (B, T, D)
@@ -125,8 +126,8 @@ class WaveBlock(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.residual = config.residual
 
-    def forward(self, x: Tensor, attention_mask: Tensor | None) -> Tensor:
-        h = self.dropout(self.mixing(x, attention_mask))  # (B, T, D)
+    def forward(self, x: Tensor, attention_mask: Tensor | None, segments: Tensor | None = None) -> Tensor:
+        h = self.dropout(self.mixing(x, attention_mask, segments))  # (B, T, D)
         x = x + h if self.residual else h
         if self.ffn is not None:
             h = self.dropout(self.ffn(x))  # (B, T, D)

@@ -76,9 +76,10 @@ class WaveModel(WavePreTrainedModel):
         which lets analyses take gradients with respect to the input embeddings.
         """
         x = self.embeddings(input_ids, token_type_ids, inputs_embeds)  # (B, T, D)
+        segments = token_type_ids if self.config.global_semantics == "segment" else None
         all_hidden = [x] if output_hidden_states else None
         for layer in self.layers:
-            x = layer(x, attention_mask)  # (B, T, D)
+            x = layer(x, attention_mask, segments)  # (B, T, D)
             if all_hidden is not None:
                 all_hidden.append(x)
         if attention_mask is not None:

@@ -56,21 +56,39 @@ def _compute_dtype(x: Tensor) -> torch.dtype:
     return torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
 
 
-def global_semantics_sq(w: Tensor, attention_mask: Tensor | None = None, w_sq: Tensor | None = None) -> Tensor:
+def global_semantics_sq(
+    w: Tensor, attention_mask: Tensor | None = None, w_sq: Tensor | None = None, segments: Tensor | None = None
+) -> Tensor:
     """Squared global semantics G^2 per text and dimension (paper Eq. 1): the sum of squares over real tokens.
 
     ``w`` is (B, T, D); ``attention_mask`` (B, T) with 1 for real tokens and 0 for padding. Padding is excluded
     here, after every bias has been added to ``w``, so the result does not depend on how much padding a batch has.
     ``w_sq`` may pass a precomputed ``w * w``. Returns (B, 1, D).
+
+    ``segments`` (B, T) ids (the segment ids of a sentence pair) give sentence-level global semantics (paper
+    Figure 6(a)): each token gets the G of its own segment, summed over the real tokens of that segment only.
+    Returns (B, T, D) then.
     """
     w_sq = w * w if w_sq is None else w_sq  # (B, T, D)
-    if attention_mask is None:
-        return w_sq.sum(dim=-2, keepdim=True)  # (B, 1, D)
-    return torch.bmm(attention_mask.unsqueeze(1).to(w_sq.dtype), w_sq)  # (B, 1, D)
+    mask = torch.ones(w.shape[:2], device=w.device) if attention_mask is None else attention_mask
+    if segments is None:
+        if attention_mask is None:
+            return w_sq.sum(dim=-2, keepdim=True)  # (B, 1, D)
+        return torch.bmm(mask.unsqueeze(1).to(w_sq.dtype), w_sq)  # (B, 1, D)
+    g_sq = torch.zeros_like(w_sq)  # (B, T, D)
+    for segment in range(int(segments.max()) + 1 if segments.numel() else 0):
+        member = (segments == segment).to(w_sq.dtype)  # (B, T)
+        per_segment = torch.bmm((member * mask.to(w_sq.dtype)).unsqueeze(1), w_sq)  # (B, 1, D)
+        g_sq = g_sq + member.unsqueeze(-1) * per_segment  # (B, T, D)
+    return g_sq
 
 
 def token2wave(
-    w: Tensor, attention_mask: Tensor | None = None, eps: float = DEFAULT_EPS, hold_global: bool = False
+    w: Tensor,
+    attention_mask: Tensor | None = None,
+    eps: float = DEFAULT_EPS,
+    hold_global: bool = False,
+    segments: Tensor | None = None,
 ) -> ComplexPair:
     """Token2Wave (paper section 3.1): the complex token Z = G exp(i alpha) in closed form, as (Re, Im).
 
@@ -80,15 +98,16 @@ def token2wave(
 
     ``hold_global=True`` gives the same values but treats G as a constant in the backward pass, so the gradient
     reaching ``w`` is the part that flows through each token's own phase (used by the gradient analysis of the
-    follow-up paper, arXiv 2411.06989, to split gradients into magnitude and phase paths).
+    follow-up paper, arXiv 2411.06989, to split gradients into magnitude and phase paths). ``segments`` takes G
+    per segment of a sentence pair (see ``global_semantics_sq``).
     """
     w = w.to(_compute_dtype(w))
     w_sq = w * w  # (B, T, D)
-    g_sq = global_semantics_sq(w, attention_mask, w_sq)  # (B, 1, D)
+    g_sq = global_semantics_sq(w, attention_mask, w_sq, segments)  # (B, 1, D), or (B, T, D) per segment
     if hold_global:
         g_sq = g_sq.detach()
     # A threshold, not a value: no gradient flows through it (saves a reduction over T in the backward pass).
-    threshold = (eps * g_sq + torch.finfo(w.dtype).tiny).detach()  # (B, 1, D); > 0 even for an all-zero dimension
+    threshold = (eps * g_sq + torch.finfo(w.dtype).tiny).detach()  # like g_sq; > 0 even for an all-zero dimension
     im = _safe_sqrt(g_sq - w_sq, threshold)  # (B, T, D)
     return w, im
 

@@ -109,6 +109,11 @@ class TokenizedSplits:
         """Number of classes (1 for regression)."""
         return len(self.label_names) if self.problem_type == CLASSIFICATION else 1
 
+    @property
+    def has_pair(self) -> bool:
+        """Whether examples are sentence pairs (``[CLS] a [SEP] b [SEP]`` with segment ids 0 and 1)."""
+        return bool(self.provenance.get("columns", {}).get("train", {}).get("text_pair"))
+
 
 @dataclass(frozen=True)
 class _Encode:

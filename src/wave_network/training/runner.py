@@ -20,6 +20,7 @@ import torch
 from transformers import get_linear_schedule_with_warmup
 
 from .. import data as wn_data
+from ..presets import list_presets
 from ..registry import create_model
 from . import distributed as ddp
 from .callbacks import (
@@ -215,6 +216,9 @@ def _build_model(cfg: TrainConfig, data: Any, tokenizer: Any) -> torch.nn.Module
     problem_type = data.problem_type
     num_labels = 1 if problem_type == REGRESSION else len(data.label_names)
     kwargs = {"num_labels": num_labels, "vocab_size": len(tokenizer), "max_length": cfg.data.max_length}
+    if getattr(data, "has_pair", False) and cfg.model in list_presets():
+        # Sentence pairs: the Wave model gets segment embeddings (the BERT-family baselines have their own).
+        kwargs["type_vocab_size"] = 2
     kwargs |= dict(cfg.model_overrides)
     if kwargs["vocab_size"] < len(tokenizer):
         raise ValueError(
