@@ -489,6 +489,57 @@ def datasets_command(
     console.print(table)
 
 
+@app.command()
+def glue(
+    models: str = typer.Option(
+        "paper-modulation,paper-interference,fnet,bert,majority", "--models", help="Comma-separated models."
+    ),
+    tasks: str = typer.Option("all", "--tasks", help="all, or comma-separated GLUE tasks (cola, sst2, mrpc, ...)."),
+    seeds: str = typer.Option("42", "--seeds", help="Seeds of the large tasks (comma-separated)."),
+    small_task_seeds: int = typer.Option(3, help="Seeds of CoLA, MRPC, RTE, STS-B and WNLI (at least 3)."),
+    max_length: int = typer.Option(128, "--max-length", help="Tokens per example (both sentences of a pair)."),
+    data_dir: str | None = DATA_DIR,
+    max_train_samples: int | None = typer.Option(None, help="Subsample every task's training data (budget runs)."),
+    epochs: int | None = typer.Option(None, help="Epochs for every gradient-trained model (default: recipes)."),
+    epochs_for: list[str] | None = typer.Option(None, "--epochs-for", help="Per-model epochs MODEL=N, repeatable."),
+    output_dir: str = typer.Option("runs/glue", "--output-dir", "-o", help="Where the run directories go."),
+    report_dir: str | None = typer.Option(None, "--report-dir", help="Where glue.{json,md,png} go."),
+    precision: str = typer.Option("auto", help="auto, bf16 or fp32."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    num_threads: int | None = typer.Option(None, help="CPU threads for torch."),
+    rerun: bool = typer.Option(False, help="Retrain even when a finished run with the same set-up exists."),
+    set_: list[str] | None = typer.Option(None, "--set", help="Per-model override MODEL.FIELD=VALUE, repeatable."),
+) -> None:
+    """GLUE: every task with its official metric (MCC, accuracy/F1, Pearson/Spearman), the dev sets as test sets,
+    several seeds on the small tasks and a majority row. Tasks whose data is missing are reported and skipped."""
+    from .glue import GlueConfig, run_glue
+
+    try:
+        cfg = GlueConfig(
+            models=models,
+            tasks=tasks,
+            seeds=[int(s) for s in seeds.split(",") if s.strip()],
+            small_task_seeds=small_task_seeds,
+            max_length=max_length,
+            data_dir=data_dir,
+            output_dir=output_dir,
+            report_dir=report_dir,
+            epochs=epochs,
+            model_epochs=_overrides(epochs_for or []),
+            model_overrides=_per_model_overrides(set_),
+            max_train_samples=max_train_samples,
+            precision=precision,
+            device=device,
+            num_threads=num_threads,
+            rerun=rerun,
+        )
+        result = run_glue(cfg)
+    except ValueError as exc:
+        _fail(str(exc))
+    console.print(result.markdown_path.read_text())
+    console.print(f"json: {result.json_path}  plot: {result.plot_path}")
+
+
 analyze_app = typer.Typer(
     help="The follow-up paper's analyses (arXiv 2411.06989): gradients, convergence, independence, complexity.",
     no_args_is_help=True,

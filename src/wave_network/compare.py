@@ -152,7 +152,7 @@ def compare(cfg: CompareConfig) -> CompareResult:
         started = time.time()
         row = _run_model(cfg, model)
         row["compare_seconds"] = time.time() - started
-        status = row["status"] if row["status"] != "ok" else f"test accuracy {row['test_accuracy']:.4f}"
+        status = row["status"] if row["status"] != "ok" else _headline(row)
         logger.info("[%d/%d] %s: %s", index, len(cfg.models), model, status)
         rows.append(row)
     return write_report(cfg, rows)
@@ -309,6 +309,7 @@ def _summarise(run_dir: Path) -> dict[str, Any]:
         "seed": results["seed"],
         "test_accuracy": metrics.get("test_accuracy"),
         "test_f1_macro": metrics.get("test_f1_macro"),
+        "test_pearson": metrics.get("test_pearson"),
         "test_f1_weighted": metrics.get("test_f1_weighted"),
         "val_accuracy": metrics.get("val_accuracy"),
         "best_epoch": results["selection"]["best_epoch"],
@@ -364,6 +365,16 @@ def _fmt(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _pct(value: float | None) -> str:
+    return "-" if value is None else format(100 * value, ".2f")
+
+
+def _headline(row: dict[str, Any]) -> str:
+    if row.get("test_accuracy") is not None:
+        return f"test accuracy {row['test_accuracy']:.4f}"
+    return f"test Pearson {row.get('test_pearson')}"
+
+
 def render_markdown(record: dict[str, Any]) -> str:
     """The comparison table, one row per model, failures included with their reason."""
     rows = record["rows"]
@@ -384,7 +395,7 @@ def render_markdown(record: dict[str, Any]) -> str:
         params = f"{_fmt(row['params_total'], ',')} / {_fmt(row['params_non_embedding'], ',')}"
         latency = f"{_fmt(row.get('latency_ms_batch1'), '.2f')} / {_fmt(row.get('latency_ms_batched'), '.3f')}"
         lines.append(
-            f"| {name} | {_fmt(row['test_accuracy'] * 100, '.2f')} | {_fmt(row['test_f1_macro'] * 100, '.2f')} "
+            f"| {name} | {_pct(row['test_accuracy'])} | {_pct(row['test_f1_macro'])} "
             f"| {params} | {_fmt(row.get('peak_memory_mb'), ',.0f')} | {_fmt(row.get('train_time_s'), ',.1f')} "
             f"| {_fmt(row.get('train_tokens_per_s'), ',.0f')} | {latency} |"
         )

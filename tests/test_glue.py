@@ -1,0 +1,60 @@
+"""GLUE: task selection, seeds, metrics per task, missing data reported and skipped, one end-to-end run."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from wave_network.cli import app
+from wave_network.data.catalog import GLUE_TASKS
+from wave_network.glue import GLUE_METRICS, SMALL_TASKS, GlueConfig, run_glue
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_shared = pytest.mark.skipif(not (SHARED / "glue").is_dir(), reason=f"no GLUE data at {SHARED / 'glue'}")
+TINY = {"hidden_size": 16, "ffn_dim": 16, "max_position_embeddings": 64}
+
+
+def test_every_task_has_its_glue_metric():
+    assert set(GLUE_METRICS) == set(GLUE_TASKS)
+    assert GLUE_METRICS["cola"] == ("mcc",) and GLUE_METRICS["stsb"] == ("pearson", "spearman")
+    assert GLUE_METRICS["mrpc"] == ("accuracy", "f1") and GLUE_METRICS["qqp"] == ("accuracy", "f1")
+
+
+def test_config_expands_tasks_adds_majority_and_seeds_small_tasks():
+    cfg = GlueConfig(models="paper-modulation", tasks="all", seeds=[7])
+    assert cfg.tasks == list(GLUE_TASKS) and cfg.models == ["paper-modulation", "majority"]
+    for task in SMALL_TASKS:
+        assert cfg.task_seeds(task) == [7, 8, 9]
+    assert cfg.task_seeds("sst2") == [7]
+    with pytest.raises(ValueError, match="unknown"):
+        GlueConfig(tasks="sst5")
+    with pytest.raises(ValueError, match="small_task_seeds"):
+        GlueConfig(small_task_seeds=1)
+
+
+@needs_shared
+def test_glue_end_to_end_with_a_missing_task(tmp_path, monkeypatch):
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # ../shared/data as in CI
+    cfg = GlueConfig(
+        models=["paper-modulation"], tasks=["sst2", "qqp"], max_length=32, max_train_samples=120, epochs=1,
+        model_overrides={"paper-modulation": TINY}, output_dir=str(tmp_path / "runs"),
+        report_dir=str(tmp_path / "report"), precision="fp32", num_threads=1,
+    )  # fmt: skip
+    result = run_glue(cfg)
+    assert result.tasks["qqp"]["status"] == "not found" and "qqp" in result.tasks["qqp"]["error"]
+    sst2 = result.tasks["sst2"]
+    assert sst2["status"] == "ok" and sst2["train_subset"]
+    for model in ("paper-modulation", "majority"):
+        entry = sst2["models"][model]
+        assert entry["seeds_ok"] == 1 and 0.0 <= entry["accuracy"]["mean"] <= 1.0
+    table = result.markdown_path.read_text()
+    assert "sst2 acc." in table and "not found" in table
+    saved = json.loads(result.json_path.read_text())
+    assert saved["tasks"]["sst2"]["models"]["majority"]["runs"][0]["status"] == "ok"
+    assert result.plot_path.exists()
+
+
+def test_glue_cli_rejects_unknown_tasks():
+    out = CliRunner().invoke(app, ["glue", "--tasks", "squad"])
+    assert out.exit_code == 2 and "unknown" in out.output
