@@ -58,3 +58,33 @@ def test_glue_end_to_end_with_a_missing_task(tmp_path, monkeypatch):
 def test_glue_cli_rejects_unknown_tasks():
     out = CliRunner().invoke(app, ["glue", "--tasks", "squad"])
     assert out.exit_code == 2 and "unknown" in out.output
+
+
+def test_reproduce_tables_cover_the_published_numbers():
+    from wave_network.reproduce import TABLES
+
+    assert set(TABLES) == {"paper-table1", "paper-table2", "seed-readme", "seed-glue"}
+    table2 = TABLES["paper-table2"]["cells"]
+    assert len(table2) == 9 and {c.dataset for c in table2} == {"ag_news", "dbpedia_14", "imdb"}
+    assert [c.published for c in TABLES["paper-table1"]["cells"]] == [90.36, 91.29, 71.68]
+    assert {c.model for c in TABLES["seed-glue"]["cells"]} == {"seed-modulation", "fnet"}
+
+
+@needs_shared
+def test_reproduce_marks_subsets_and_cells_not_run(tmp_path, monkeypatch):
+    from wave_network.reproduce import ReproduceConfig, reproduce
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    cfg = ReproduceConfig(
+        table="seed-readme", datasets=["ag_news"], max_train_samples=120, epochs=1,
+        model_overrides={"seed-modulation": TINY, "bert": {"checkpoint": "scratch", "hidden_size": 16,
+                         "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16}},
+        output_dir=str(tmp_path / "runs"), precision="fp32", num_threads=1,
+    )  # fmt: skip
+    record = reproduce(cfg)
+    cells = {(c["model"], c["dataset"]): c for c in record["cells"]}
+    wave = cells[("seed-modulation", "ag_news")]
+    assert wave["ours"] is not None and wave["published"] == 92.03
+    assert any("subset" in note for note in wave["notes"]) and any("epoch" in note for note in wave["notes"])
+    assert cells[("bert", "imdb")]["ours"] is None and "not run" in cells[("bert", "imdb")]["notes"][0]
+    assert (tmp_path / "runs" / "reproduce_seed-readme.md").read_text().count("not run") >= 4

@@ -540,6 +540,47 @@ def glue(
     console.print(f"json: {result.json_path}  plot: {result.plot_path}")
 
 
+@app.command()
+def reproduce(
+    table: str = typer.Argument(..., help="paper-table1, paper-table2, seed-readme or seed-glue."),
+    datasets: str | None = typer.Option(None, help="Run only these data sets of the table (comma-separated)."),
+    seed: int = typer.Option(42),
+    data_dir: str | None = DATA_DIR,
+    epochs: int | None = typer.Option(None, help="Epochs for every gradient-trained model (a marked budget cut)."),
+    max_train_samples: int | None = typer.Option(None, help="Subsample the training data (a marked budget cut)."),
+    output_dir: str = typer.Option("runs/reproduce", "--output-dir", "-o", help="Where the run directories go."),
+    report_dir: str | None = typer.Option(None, "--report-dir", help="Where reproduce_<table>.{json,md} go."),
+    precision: str = typer.Option("auto", help="auto, bf16 or fp32."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    num_threads: int | None = typer.Option(None, help="CPU threads for torch."),
+    set_: list[str] | None = typer.Option(None, "--set", help="Per-model override MODEL.FIELD=VALUE, repeatable."),
+) -> None:
+    """Re-run the configurations of a published table on the data available here and print ours beside the
+    published numbers, marking subsets, different splits, other checkpoints and cells not run."""
+    from .reproduce import ReproduceConfig, render_markdown
+    from .reproduce import reproduce as run_reproduce
+
+    try:
+        cfg = ReproduceConfig(
+            table=table,
+            output_dir=output_dir,
+            report_dir=report_dir,
+            seed=seed,
+            data_dir=data_dir,
+            epochs=epochs,
+            max_train_samples=max_train_samples,
+            precision=precision,
+            device=device,
+            num_threads=num_threads,
+            model_overrides=_per_model_overrides(set_),
+            datasets=datasets,
+        )
+        record = run_reproduce(cfg)
+    except ValueError as exc:
+        _fail(str(exc))
+    console.print(render_markdown(record))
+
+
 analyze_app = typer.Typer(
     help="The follow-up paper's analyses (arXiv 2411.06989): gradients, convergence, independence, complexity.",
     no_args_is_help=True,
