@@ -36,8 +36,14 @@ PROTOCOL = {
     # review to 512, so the three gradient-trained baselines get one epoch each; the Wave presets keep four.
     "imdb": {
         "args": [
-            "--max-length", "512",
-            "--epochs-for", "transformer-1layer=1", "--epochs-for", "bert=1", "--epochs-for", "fnet=1",
+            "--max-length",
+            "512",
+            "--epochs-for",
+            "transformer-1layer=1",
+            "--epochs-for",
+            "bert=1",
+            "--epochs-for",
+            "fnet=1",
         ],
         "models": ALL_MODELS,
     },
