@@ -140,7 +140,10 @@ def test_glue_tasks_load_from_the_glue_download_layout(name, train_rows, test_ro
     assert splits.provenance["test_role"].startswith("GLUE dev set")
     if name == "stsb":
         assert splits.problem_type == "regression"
-        assert 0.0 <= min(splits.test["label"]) and max(splits.test["label"]) <= 5.0
+        # the 0-5 similarity scaled to [0, 1]: the first dev pair scores 5.000, the second 4.750
+        assert splits.test["label"][:2] == pytest.approx([1.0, 0.95])
+        assert 0.0 <= min(splits.test["label"]) and max(splits.test["label"]) <= 1.0
+        assert splits.provenance["target_range"] == [0.0, 5.0]
     else:
         assert set(splits.test["label"]) == {0, 1}
 

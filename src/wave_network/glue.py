@@ -246,8 +246,8 @@ def markdown(cfg: GlueConfig, tasks: dict[str, Any]) -> str:
         spec = get_spec(task)
         if info["status"] == "ok" and spec is not None and spec.problem_type == REGRESSION:
             lines.append(
-                f"- `{task}`: regression on the 0-5 score; `majority` predicts the training mean, a constant whose "
-                "correlation is undefined (-)."
+                f"- `{task}`: regression on the 0-5 score scaled to [0, 1]; `majority` predicts the training mean, "
+                "a constant whose correlation is undefined (-)."
             )
     return "\n".join(lines) + "\n"
 

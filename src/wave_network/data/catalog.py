@@ -97,6 +97,7 @@ class DatasetSpec:
         hub: the hub copy, or ``None`` for data that is never downloaded.
         test_role: what the test split is, for reports ("official test", "GLUE dev set").
         bundled: shipped inside the package; loaded from there only, never from a data directory or the hub.
+        target_range: regression targets' documented range, scaled to [0, 1] when loaded (``LabelScheme``).
     """
 
     name: str
@@ -108,6 +109,7 @@ class DatasetSpec:
     test_role: str = "official test split"
     bundled: bool = False
     problem_type: str = CLASSIFICATION
+    target_range: tuple[float, float] | None = None
 
 
 def _csv(stem: str) -> tuple[str, ...]:
@@ -288,6 +290,7 @@ def _glue_task(
     hub_test_split: str = "validation",
     column_names: tuple[str, ...] | None = None,
     problem_type: str = CLASSIFICATION,
+    target_range: tuple[float, float] | None = None,
 ) -> DatasetSpec:
     """A GLUE task (Wang et al. 2019) as the standard download script lays it out (``<Task>/train.tsv``,
     ``dev.tsv``; GLUE's quotes are literal text), or as ``nyu-mll/glue``. GLUE's test labels are not public, so the
@@ -319,6 +322,7 @@ def _glue_task(
         ),  # fmt: skip
         test_role="GLUE dev set (GLUE's test labels are not public)",
         problem_type=problem_type,
+        target_range=target_range,
     )
 
 
@@ -353,9 +357,9 @@ WNLI = _glue_task(
     ("not_entailment", "entailment"), *_PAIR, hub_config="wnli", hub_text=("sentence1",), hub_pair=("sentence2",),
 )  # fmt: skip
 STSB = _glue_task(
-    "stsb", "STS-B", "STS-B sentence similarity (regression, 0-5), 5,749 train; GLUE dev (1,500) is the test set "
-    "(Cer et al. 2017)", (), *_PAIR, label="score", hub_config="stsb", hub_text=("sentence1",),
-    hub_pair=("sentence2",), problem_type=REGRESSION,
+    "stsb", "STS-B", "STS-B sentence similarity (regression, 0-5 scaled to 0-1), 5,749 train; GLUE dev (1,500) is "
+    "the test set (Cer et al. 2017)", (), *_PAIR, label="score", hub_config="stsb", hub_text=("sentence1",),
+    hub_pair=("sentence2",), problem_type=REGRESSION, target_range=(0.0, 5.0),
 )  # fmt: skip
 _MNLI3 = ("entailment", "neutral", "contradiction")
 MNLI = _glue_task(

@@ -41,6 +41,8 @@ class LabelScheme:
             Ignored when ``lookup`` is set.
         lookup: canonical label text -> class id, for files whose labels are names or arbitrary values.
         by_index: ``lookup`` also accepts the 0-based class indices (for messages).
+        target_range: regression only: the documented range ``(low, high)`` of the targets, which are scaled to
+            [0, 1] by ``(value - low) / (high - low)`` (STS-B's 0-5 similarity); a value outside it is refused.
     """
 
     names: tuple[str, ...]
@@ -48,6 +50,7 @@ class LabelScheme:
     offset: int = 0
     lookup: dict[str, int] | None = field(default=None, hash=False)
     by_index: bool = False
+    target_range: tuple[float, float] | None = None
 
     def encode(self, value: object) -> int | float:
         """The target for ``value``; ``ValueError`` when it is not allowed."""
@@ -58,6 +61,11 @@ class LabelScheme:
                 target = math.nan
             if math.isnan(target) or math.isinf(target):
                 raise ValueError(value)
+            if self.target_range is not None:
+                low, high = self.target_range
+                if not low <= target <= high:
+                    raise ValueError(value)
+                return (target - low) / (high - low)
             return target
         if self.lookup is not None:
             key = canonical(value)
@@ -72,7 +80,7 @@ class LabelScheme:
     def allowed(self) -> str:
         """The allowed values, for error messages."""
         if self.problem_type == REGRESSION:
-            return "(finite numbers)"
+            return "(finite numbers)" if self.target_range is None else "[{}, {}]".format(*self.target_range)
         if self.lookup is not None:
             shown = "{" + ", ".join(repr(n) for n in self.names) + "}"
             return shown + f" or their indices 0..{len(self.names) - 1}" if self.by_index else shown

@@ -107,6 +107,7 @@ def load_splits(cfg: DataConfig) -> TextSplits:
         "subset_note": _subset_note(raw, subsampled),
         "label_names": list(scheme.names),
         "problem_type": scheme.problem_type,
+        "target_range": list(scheme.target_range) if scheme.target_range else None,
         "columns": {"train": _columns_record(raw.train_spec), "test": _columns_record(raw.test_spec)},
         "text_join": TEXT_JOIN,
         "rows": {**rows, "train": len(train), "validation": len(validation), "test": len(test)},
@@ -154,7 +155,7 @@ def _scheme(cfg: DataConfig, raw: RawData) -> LabelScheme:
         return integer_scheme(names, raw.train_spec.label_offset)
     spec = get_spec(cfg.dataset)
     if (cfg.problem_type or (spec.problem_type if spec else None)) == REGRESSION:
-        return LabelScheme((), REGRESSION)
+        return LabelScheme((), REGRESSION, target_range=spec.target_range if spec else None)
     if raw.names is not None:
         return named_scheme(raw.names)
     class_names = class_label_names(raw.train, raw.train_spec.label)
