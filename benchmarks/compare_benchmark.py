@@ -32,20 +32,13 @@ PROTOCOL = {
     # SST-2 has 67k training sentences: FNet pads every sentence to 128 tokens (8x its real tokens), so it gets one
     # epoch instead of four; four would take about 50 minutes on 2 cores.
     "sst2": {"args": ["--max-length", "128", "--epochs-for", "fnet=1"], "models": ALL_MODELS},
-    # IMDB at 512 tokens: an epoch of the BERT-family baseline takes about 40 minutes on 2 cores and FNet pads every
-    # review to 512, so the three gradient-trained baselines get one epoch each; the Wave presets keep four.
+    # IMDB at 512 tokens: an epoch of the BERT-family baseline takes about an hour on 2 cores (with the 25k-review
+    # test evaluation), so it and the one-layer Transformer get one epoch; the Wave presets keep four. FNet is left
+    # out here: it pads every review to 512 and learned little from scratch on the smaller data sets (52.5% on the
+    # AG News subset after four epochs), so one CPU epoch would say little; add it on a GPU.
     "imdb": {
-        "args": [
-            "--max-length",
-            "512",
-            "--epochs-for",
-            "transformer-1layer=1",
-            "--epochs-for",
-            "bert=1",
-            "--epochs-for",
-            "fnet=1",
-        ],
-        "models": ALL_MODELS,
+        "args": ["--max-length", "512", "--epochs-for", "transformer-1layer=1", "--epochs-for", "bert=1"],
+        "models": ALL_MODELS.replace(",fnet", ""),
     },
 }
 
