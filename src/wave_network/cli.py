@@ -66,6 +66,17 @@ def _overrides(pairs: list[str]) -> dict[str, Any]:
     return values
 
 
+def _per_model_overrides(pairs: list[str] | None) -> dict[str, dict[str, Any]]:
+    """``--set MODEL.FIELD=VALUE`` pairs of the multi-model commands as ``{model: {field: value}}``."""
+    per_model: dict[str, dict[str, Any]] = {}
+    for key, value in _overrides(pairs or []).items():
+        model_name, dot, field_name = key.partition(".")
+        if not dot or not field_name:
+            _fail(f"--set expects MODEL.FIELD=VALUE (e.g. bert.checkpoint=minilm), got {key!r}")
+        per_model.setdefault(model_name, {})[field_name] = value
+    return per_model
+
+
 def _data_config(
     dataset: str,
     data_dir: str | None,
@@ -368,12 +379,7 @@ def compare(
     from .compare import compare as run_compare
     from .data import DataError
 
-    per_model: dict[str, dict[str, Any]] = {}
-    for key, value in _overrides(set_ or []).items():
-        model_name, dot, field_name = key.partition(".")
-        if not dot or not field_name:
-            _fail(f"--set for compare expects MODEL.FIELD=VALUE (e.g. bert.checkpoint=minilm), got {key!r}")
-        per_model.setdefault(model_name, {})[field_name] = value
+    per_model = _per_model_overrides(set_)
     model_epochs = _overrides(epochs_for or [])
     try:
         cfg = CompareConfig(
@@ -586,16 +592,6 @@ analyze_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(analyze_app, name="analyze")
-
-
-def _per_model_overrides(pairs: list[str] | None) -> dict[str, dict[str, Any]]:
-    per_model: dict[str, dict[str, Any]] = {}
-    for key, value in _overrides(pairs or []).items():
-        model_name, dot, field_name = key.partition(".")
-        if not dot or not field_name:
-            _fail(f"--set expects MODEL.FIELD=VALUE (e.g. bert.checkpoint=minilm), got {key!r}")
-        per_model.setdefault(model_name, {})[field_name] = value
-    return per_model
 
 
 def _training_analysis(

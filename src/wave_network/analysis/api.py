@@ -155,9 +155,20 @@ def _report_dir(cfg_dir: str | None, fallback: Path) -> Path:
     return path
 
 
+def _rounded(obj: Any) -> Any:
+    """Floats to 7 significant digits (measurement noise is far larger), so per-step records stay readable."""
+    if isinstance(obj, float):
+        return float(f"{obj:.7g}")
+    if isinstance(obj, dict):
+        return {k: _rounded(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_rounded(v) for v in obj]
+    return obj
+
+
 def _write(name: str, directory: Path, payload: dict[str, Any], markdown: str, plot: Callable | None):
     json_path = directory / f"{name}.json"
-    json_path.write_text(json.dumps(to_jsonable(payload), indent=2) + "\n")
+    json_path.write_text(json.dumps(_rounded(to_jsonable(payload)), indent=1) + "\n")
     md_path = directory / f"{name}.md"
     md_path.write_text(markdown)
     plot_path = None
