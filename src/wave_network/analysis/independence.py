@@ -74,17 +74,24 @@ def collect_representations(
     return torch.cat(parts).double().numpy()
 
 
-def covariance_spectrum(x: np.ndarray) -> np.ndarray:
-    """Eigenvalues of the sample covariance of the rows of ``x`` (N, D), largest first, the numerically zero ones
-    (at most min(N - 1, D) can be non-zero; those below 1e-10 of the largest) removed."""
+# Representations come out of fp32 models: singular values below max(N, D) * eps(fp32) of the largest are rounding
+# noise (NumPy's matrix_rank tolerance for fp32 data), so the eigenvalues they give are not counted.
+FP32_EPS = float(np.finfo(np.float32).eps)
+
+
+def covariance_spectrum(x: np.ndarray, eps: float = FP32_EPS) -> np.ndarray:
+    """Eigenvalues of the sample covariance of the rows of ``x`` (N, D), largest first, without the numerically
+    zero ones: at most min(N - 1, D) can be non-zero, and those whose singular value is below
+    ``max(N, D) * eps`` of the largest are rounding noise of ``eps``-precision data."""
     if x.shape[0] < 2:
         raise ValueError("a covariance needs at least two texts")
     centred = x - x.mean(axis=0, keepdims=True)
     # Singular values of the centred data give the covariance eigenvalues without forming a D x D matrix.
-    s = np.linalg.svd(centred, compute_uv=False)
-    eig = s**2 / (x.shape[0] - 1)
-    eig = np.sort(eig)[::-1]
-    return eig[eig > eig[0] * 1e-10] if eig[0] > 0 else eig[:0]
+    s = np.sort(np.linalg.svd(centred, compute_uv=False))[::-1]
+    if s[0] <= 0:
+        return s[:0]
+    s = s[s > s[0] * max(x.shape) * eps]
+    return s**2 / (x.shape[0] - 1)
 
 
 def spectrum_statistics(eig: np.ndarray) -> dict[str, float]:
