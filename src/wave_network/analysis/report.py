@@ -253,7 +253,8 @@ def independence_markdown(payload: dict[str, Any], cfg: Any) -> str:
         o, b = entry["overall"], entry["per_batch_summary"]
 
         def ms(key: str, b=b) -> str:
-            return f"{b[key]['mean']:.3f} ± {b[key]['std']:.3f}" if key in b else "-"
+            spec = ".1e" if key == "smallest_over_largest" else ".3f"
+            return f"{b[key]['mean']:{spec}} ± {b[key]['std']:{spec}}" if key in b else "-"
 
         lines.append(
             f"| {name} | {entry['dim']} | {o['largest_over_sum']:.3f} | {o['smallest_over_largest']:.2e} | "
