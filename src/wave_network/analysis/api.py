@@ -149,7 +149,7 @@ class AnalysisResult:
     plot_path: Path | None
 
 
-def _report_dir(cfg_dir: str | None, fallback: Path) -> Path:
+def _report_dir(cfg_dir: str | None, fallback: Path | None = None) -> Path:
     path = Path(cfg_dir) if cfg_dir else fallback
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -285,15 +285,21 @@ def analyze_gradients(cfg: TrainingAnalysisConfig) -> AnalysisResult:
 
     cfg = replace(cfg, every=cfg.every or 1)
     payload = _run_models(cfg, "gradients", GRADIENT_MODELS, lambda data: GradientRecorder(every=cfg.every))
-    payload["summary"] = report.gradient_summary(payload["models"])
-    directory = _report_dir(cfg.report_dir, Path(cfg.output_dir) / "gradients")
-    name = f"gradients_{cfg.data.dataset}"
+    return _training_report(
+        cfg, "gradients", payload, report.gradient_summary, report.gradient_markdown, report.plot_gradients
+    )
+
+
+def _training_report(cfg, analysis: str, payload, summarise: Callable, markdown: Callable, plot: Callable):
+    """Summarise a training analysis and write ``<analysis>_<dataset>.{json,md,png}``."""
+    payload["summary"] = summarise(payload["models"])
+    directory = _report_dir(cfg.report_dir, Path(cfg.output_dir) / analysis)
     return _write(
-        name,
+        f"{analysis}_{cfg.data.dataset}",
         directory,
         payload,
-        report.gradient_markdown(payload, cfg),
-        lambda path: report.plot_gradients(payload, path),
+        markdown(payload, cfg),
+        lambda path: plot(payload, path),
     )
 
 
@@ -314,15 +320,8 @@ def analyze_convergence(cfg: TrainingAnalysisConfig) -> AnalysisResult:
         return AccuracyCurve(loader, every=cfg.every)
 
     payload = _run_models(cfg, "convergence", CONVERGENCE_MODELS, make_callback)
-    payload["summary"] = report.convergence_summary(payload["models"])
-    directory = _report_dir(cfg.report_dir, Path(cfg.output_dir) / "convergence")
-    name = f"convergence_{cfg.data.dataset}"
-    return _write(
-        name,
-        directory,
-        payload,
-        report.convergence_markdown(payload, cfg),
-        lambda path: report.plot_convergence(payload, path),
+    return _training_report(
+        cfg, "convergence", payload, report.convergence_summary, report.convergence_markdown, report.plot_convergence
     )
 
 
@@ -360,7 +359,7 @@ def analyze_independence(cfg: IndependenceConfig) -> AnalysisResult:
         models[label] = {"status": "ok", "run_dir": str(run), **stats}
         logger.info("%s: %s", label, {k: round(v, 4) for k, v in stats["overall"].items()})
     payload = {"dataset": cfg.data.dataset, "config": asdict(cfg), "models": models}
-    directory = _report_dir(cfg.report_dir, Path(cfg.report_dir))
+    directory = _report_dir(cfg.report_dir)
     name = f"independence_{cfg.data.dataset}"
     return _write(
         name,
@@ -377,7 +376,7 @@ def analyze_independence(cfg: IndependenceConfig) -> AnalysisResult:
 def analyze_complexity(cfg: ComplexityConfig, report_dir: str, progress: Callable | None = None) -> AnalysisResult:
     """Time and peak memory of forward + backward against sequence length and width, per layer kind."""
     payload = run_complexity(cfg, progress)
-    directory = _report_dir(report_dir, Path(report_dir))
+    directory = _report_dir(report_dir)
     name = f"complexity_{payload['device']}"
     return _write(
         name,
