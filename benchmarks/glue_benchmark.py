@@ -6,10 +6,14 @@
 
 GLUE protocol: the Wave presets, FNet (ours, from scratch, same budget), the offline BERT-family checkpoint and the
 majority row; max length 128; seed 42 on SST-2 (and on QQP, QNLI and MNLI when their training data is present),
-seeds 42, 43, 44 on CoLA, MRPC, RTE, STS-B and WNLI; each model's own recipe. Tasks whose data is absent are reported
-as not found. Run directories go to runs/benchmarks/glue and runs/benchmarks/reproduce (finished runs with the same
-set-up are reused); results to benchmarks/results/glue.{json,md,png} and
-benchmarks/results/reproduce_<table>.{json,md}. Then `python benchmarks/update_readme.py`.
+seeds 42, 43, 44 on CoLA, MRPC, RTE, STS-B and WNLI; each model's own recipe, with the budget cuts of BUDGET below
+(marked in every table they touch). Tasks whose data is absent are reported as not found.
+
+Every run directory goes to runs/benchmarks/<dataset>__<model>__seed<seed>, the directory `compare_benchmark.py`
+uses, so a run that a table shares with another (the SST-2 rows of `compare` and GLUE, the IMDB rows of `compare` and
+paper Table 2, the FNet GLUE rows of the proof-of-life table) is trained once and reused. Results go to
+benchmarks/results/glue.{json,md,png} and benchmarks/results/reproduce_<table>.{json,md}. Then
+`python benchmarks/update_readme.py`.
 """
 
 from __future__ import annotations
@@ -20,11 +24,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from wave_network.data.catalog import GLUE_TASKS
+from wave_network.reproduce import TABLES
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = "benchmarks/results"
 RUNS = "runs/benchmarks"
+# Budget cuts a 2-core CPU forces, as DATASET/MODEL=EPOCHS (the same cuts as compare_benchmark.py where the runs are
+# shared): FNet pads SST-2's 67k sentences to 128 tokens (one epoch, not four); the BERT-family baseline takes about an
+# hour per IMDB epoch at 512 tokens (one epoch); the proof-of-life Wave at 384 tokens on IMDB gets one epoch of four
+# (about 40 minutes otherwise).
+BUDGET = ["sst2/fnet=1", "imdb/bert=1", "imdb/seed-modulation=1"]
 GLUE_MODELS = "paper-modulation,paper-interference,fnet,bert,majority"
-TABLES = ("paper-table1", "paper-table2", "seed-readme", "seed-glue")
 
 
 def commands() -> dict[str, list[str]]:
@@ -40,13 +51,21 @@ def commands() -> dict[str, list[str]]:
             "--max-length",
             "128",
             "--output-dir",
-            f"{RUNS}/glue",
+            RUNS,
             "--report-dir",
             RESULTS,
         ],  # fmt: skip
     }
     for name in TABLES:
-        table[name] = ["reproduce", name, "--output-dir", f"{RUNS}/reproduce", "--report-dir", RESULTS]
+        table[name] = ["reproduce", name, "--output-dir", RUNS, "--report-dir", RESULTS]
+    for name, command in table.items():
+        if name == "glue":
+            pairs = {(task, model) for task in GLUE_TASKS for model in GLUE_MODELS.split(",")}
+        else:
+            pairs = {(cell.dataset, cell.model) for cell in TABLES[name]["cells"]}
+        for cut in BUDGET:
+            if tuple(cut.partition("=")[0].split("/")) in pairs:
+                command += ["--epochs-for", cut]
     return table
 
 

@@ -88,3 +88,18 @@ def test_reproduce_marks_subsets_and_cells_not_run(tmp_path, monkeypatch):
     assert any("subset" in note for note in wave["notes"]) and any("epoch" in note for note in wave["notes"])
     assert cells[("bert", "imdb")]["ours"] is None and "not run" in cells[("bert", "imdb")]["notes"][0]
     assert (tmp_path / "runs" / "reproduce_seed-readme.md").read_text().count("not run") >= 4
+
+
+def test_epochs_can_be_cut_per_data_set():
+    from wave_network.compare import epochs_for_dataset
+    from wave_network.reproduce import ReproduceConfig
+
+    cuts = {"bert": 2, "imdb/bert": 1, "imdb/fnet": 1, "sst2/paper-modulation": 3}
+    assert epochs_for_dataset(cuts, "imdb", ["bert", "paper-modulation"]) == {"bert": 1}
+    assert epochs_for_dataset(cuts, "sst2", ["bert", "paper-modulation"]) == {"bert": 2, "paper-modulation": 3}
+    assert epochs_for_dataset(cuts, "ag_news", ["fnet"]) == {}
+    with pytest.raises(ValueError, match="not run"):
+        GlueConfig(models="paper-modulation", model_epochs={"cola/bert": 1})
+    with pytest.raises(ValueError, match="not in paper-table1"):
+        ReproduceConfig(table="paper-table1", model_epochs={"ag_news/fnet": 1})
+    assert "cola/fnet" in GlueConfig(models="fnet", model_epochs={"cola/fnet": 1}).model_epochs

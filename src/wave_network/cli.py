@@ -507,7 +507,9 @@ def glue(
     data_dir: str | None = DATA_DIR,
     max_train_samples: int | None = typer.Option(None, help="Subsample every task's training data (budget runs)."),
     epochs: int | None = typer.Option(None, help="Epochs for every gradient-trained model (default: recipes)."),
-    epochs_for: list[str] | None = typer.Option(None, "--epochs-for", help="Per-model epochs MODEL=N, repeatable."),
+    epochs_for: list[str] | None = typer.Option(
+        None, "--epochs-for", help="Per-model epochs MODEL=N or TASK/MODEL=N (a marked budget cut), repeatable."
+    ),
     output_dir: str = typer.Option("runs/glue", "--output-dir", "-o", help="Where the run directories go."),
     report_dir: str | None = typer.Option(None, "--report-dir", help="Where glue.{json,md,png} go."),
     precision: str = typer.Option("auto", help="auto, bf16 or fp32."),
@@ -553,6 +555,9 @@ def reproduce(
     seed: int = typer.Option(42),
     data_dir: str | None = DATA_DIR,
     epochs: int | None = typer.Option(None, help="Epochs for every gradient-trained model (a marked budget cut)."),
+    epochs_for: list[str] | None = typer.Option(
+        None, "--epochs-for", help="Per-model epochs MODEL=N or DATASET/MODEL=N (a marked budget cut), repeatable."
+    ),
     max_train_samples: int | None = typer.Option(None, help="Subsample the training data (a marked budget cut)."),
     output_dir: str = typer.Option("runs/reproduce", "--output-dir", "-o", help="Where the run directories go."),
     report_dir: str | None = typer.Option(None, "--report-dir", help="Where reproduce_<table>.{json,md} go."),
@@ -574,6 +579,7 @@ def reproduce(
             seed=seed,
             data_dir=data_dir,
             epochs=epochs,
+            model_epochs=_overrides(epochs_for or []),
             max_train_samples=max_train_samples,
             precision=precision,
             device=device,

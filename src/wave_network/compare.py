@@ -143,6 +143,20 @@ class CompareResult:
     plot_paths: list[Path]
 
 
+def epochs_for_dataset(model_epochs: dict[str, int], dataset: str, models: list[str]) -> dict[str, int]:
+    """The per-model epochs that apply to ``dataset``, for the suites that run ``compare`` on several data sets.
+
+    A key ``MODEL`` applies on every data set; ``DATASET/MODEL`` only on that one, and wins over ``MODEL``
+    (``{"imdb/bert": 1}`` cuts BERT to one epoch on IMDB alone). Keys naming models outside ``models`` are dropped.
+    """
+    scoped = {k: v for k, v in model_epochs.items() if "/" not in k and k in models}
+    for key, value in model_epochs.items():
+        where, _, model = key.partition("/")
+        if model and where == dataset and model in models:
+            scoped[model] = value
+    return scoped
+
+
 def compare(cfg: CompareConfig) -> CompareResult:
     """Train (or reuse) every model of ``cfg``, measure its inference latency, and write the report."""
     Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)

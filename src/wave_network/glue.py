@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .compare import epochs_for_dataset
 from .data import DataConfig, DataError
 from .data.catalog import GLUE_TASKS, REGRESSION, get_spec
 from .registry import list_models
@@ -62,7 +63,9 @@ class GlueConfig:
         data_dir: where the GLUE folders are (default: the usual data roots, ``../shared/data`` included).
         output_dir: run directories, ``<output_dir>/<task>__<model>__seed<seed>``.
         report_dir: where ``glue.json``, ``glue.md`` and ``glue.png`` go; ``None`` uses ``output_dir``.
-        epochs, model_epochs, model_overrides, precision, device, num_threads, rerun: as in ``CompareConfig``.
+        epochs, model_overrides, precision, device, num_threads, rerun: as in ``CompareConfig``.
+        model_epochs: per-model epochs as in ``CompareConfig``; a key ``TASK/MODEL`` applies to that task only
+            (a budget cut, marked in the table).
         max_train_samples: stratified subsample of every task's training data (budget runs; marked in the table).
     """
 
@@ -96,6 +99,9 @@ class GlueConfig:
         unknown = [m for m in self.models if m not in list_models()]
         if unknown:
             raise ValueError(f"GlueConfig.models: unknown {unknown}; see `wave-network models`")
+        unknown = [k for k in self.model_epochs if k.rpartition("/")[2] not in self.models]
+        if unknown:
+            raise ValueError(f"GlueConfig.model_epochs names models not run: {unknown} (keys: MODEL or TASK/MODEL)")
         if "majority" not in self.models:
             self.models = [*self.models, "majority"]
         if not self.seeds:
@@ -161,7 +167,7 @@ def run_glue(cfg: GlueConfig) -> GlueResult:
                     seed=seed,
                     epochs=cfg.epochs,
                     model_overrides={k: v for k, v in cfg.model_overrides.items() if k in cfg.models},
-                    model_epochs={k: v for k, v in cfg.model_epochs.items() if k in cfg.models},
+                    model_epochs=epochs_for_dataset(cfg.model_epochs, task, cfg.models),
                     precision=cfg.precision,
                     device=cfg.device,
                     num_threads=cfg.num_threads,
@@ -243,6 +249,9 @@ def markdown(cfg: GlueConfig, tasks: dict[str, Any]) -> str:
             lines.append(f"- `{task}`: not run, data not found ({info['error'].splitlines()[0]})")
         elif info.get("train_subset"):
             lines.append(f"- `{task}`: training data subsampled to {cfg.max_train_samples:,} rows.")
+        if info["status"] == "ok":
+            for model, epochs in epochs_for_dataset(cfg.model_epochs, task, cfg.models).items():
+                lines.append(f"- `{task}`: `{model}` trained {epochs} epoch(s) instead of its recipe's (budget cut).")
         spec = get_spec(task)
         if info["status"] == "ok" and spec is not None and spec.problem_type == REGRESSION:
             lines.append(

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .compare import epochs_for_dataset
 from .data import DataError
 
 logger = logging.getLogger("wave_network.reproduce")
@@ -127,6 +128,8 @@ class ReproduceConfig:
         seed: the seed of every run.
         data_dir, epochs, max_train_samples, precision, device, num_threads: as in ``CompareConfig`` (a budget
             cut such as ``max_train_samples`` is marked on every cell).
+        model_epochs: per-model epochs, ``MODEL`` or ``DATASET/MODEL`` keys (see ``epochs_for_dataset``); each is a
+            budget cut marked on the cells it touches.
         datasets: run only these data sets of the table (the other cells are marked not run).
     """
 
@@ -136,6 +139,7 @@ class ReproduceConfig:
     seed: int = 42
     data_dir: str | None = None
     epochs: int | None = None
+    model_epochs: dict[str, int] = field(default_factory=dict)
     max_train_samples: int | None = None
     precision: str = "auto"
     device: str = "auto"
@@ -148,6 +152,10 @@ class ReproduceConfig:
             raise ValueError(f"ReproduceConfig.table: unknown {self.table!r}; choose from {', '.join(TABLES)}")
         if isinstance(self.datasets, str):
             self.datasets = [d.strip() for d in self.datasets.split(",") if d.strip()]
+        models = {cell.model for cell in TABLES[self.table]["cells"]}
+        stray = sorted(k for k in self.model_epochs if k.rpartition("/")[2] not in models)
+        if stray:
+            raise ValueError(f"ReproduceConfig.model_epochs names models not in {self.table}: {stray}")
 
 
 def _groups(cells: list[Cell]) -> dict[tuple[str, int], list[str]]:
@@ -193,6 +201,7 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
                 report_dir=str(Path(cfg.report_dir or cfg.output_dir) / "reproduce_runs"),
                 seed=cfg.seed,
                 epochs=cfg.epochs,
+                model_epochs=epochs_for_dataset(cfg.model_epochs, dataset, models),
                 model_overrides={k: v for k, v in cfg.model_overrides.items() if k in models},
                 precision=cfg.precision,
                 device=cfg.device,
@@ -231,8 +240,9 @@ def _cell_record(cell: Cell, outcome: dict[str, Any], cfg: ReproduceConfig) -> d
         record["notes"].append("GLUE dev set as test; selection on a split of the training data")
     if cell.published_checkpoint and row.get("checkpoint") and row["checkpoint"] != cell.published_checkpoint:
         record["notes"].append(f"{row['checkpoint']} here, {cell.published_checkpoint} published")
-    if cfg.epochs is not None:
-        record["notes"].append(f"{cfg.epochs} epoch(s) instead of the recipe's")
+    epochs = epochs_for_dataset(cfg.model_epochs, cell.dataset, [cell.model]).get(cell.model, cfg.epochs)
+    if epochs is not None:
+        record["notes"].append(f"{epochs} epoch(s) instead of the recipe's")
     return record
 
 
