@@ -251,10 +251,18 @@ class InterruptAt(Callback):
 TIMINGS = ("epoch_time_s", "train_tokens_per_s", "val_seconds", "val_tokens_per_s")
 
 
-@pytest.mark.parametrize("interrupt_step", [10, 13], ids=["after-last-batch-of-epoch-1", "mid-epoch-2"])
-def test_resume_after_interrupt_reproduces_the_uninterrupted_run(tmp_path, cache_dir, interrupt_step):
-    # 320 examples / 32 = 10 steps per epoch; dropout on, so the restored RNG state matters.
-    kwargs = dict(overrides={"dropout": 0.1}, deterministic=True, epochs=2, log_every=3)
+SPARSE_NGRAMS = {"ngram_orders": [2, 3], "ngram_buckets": 257, "sparse_embeddings": True}
+
+
+@pytest.mark.parametrize(
+    ("interrupt_step", "extra"),
+    [(10, {}), (13, {}), (13, SPARSE_NGRAMS)],
+    ids=["after-last-batch-of-epoch-1", "mid-epoch-2", "sparse-ngram-tables-mid-epoch-2"],
+)
+def test_resume_after_interrupt_reproduces_the_uninterrupted_run(tmp_path, cache_dir, interrupt_step, extra):
+    # 320 examples / 32 = 10 steps per epoch; dropout on, so the restored RNG state matters. The sparse case
+    # also restores both halves of HybridAdam (AdamW and the lazy Adam of the embedding tables).
+    kwargs = dict(overrides={"dropout": 0.1} | extra, deterministic=True, epochs=2, log_every=3)
     full = train(tiny_config(tmp_path / "full", cache_dir, **kwargs))
     cfg = tiny_config(tmp_path / "cut", cache_dir, **kwargs)
     with pytest.raises(KeyboardInterrupt):

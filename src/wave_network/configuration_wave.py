@@ -32,6 +32,17 @@ class WaveConfig(PretrainedConfig):
         global_semantics: over which tokens G is taken. ``"text"``: the whole input, both sentences of a pair
             together (the paper's input-text level). ``"segment"``: each sentence of a pair separately, by the
             segment ids (the sentence-level global semantics of the paper's Figure 6(a)). Single texts: the same.
+        ngram_orders: orders n >= 2 of hashed token n-gram embeddings added to each token's embedding (fastText's
+            bag of n-gram features, Joulin et al. 2017): position t also gets the embedding of the n-gram of token ids
+            ending at t, hashed into ``ngram_buckets`` rows shared by all orders. Empty (the paper) disables them.
+        ngram_buckets: rows of the hashed n-gram table (embedding parameters, like the token table).
+        sparse_embeddings: the token and n-gram tables produce sparse gradients and train with lazy Adam (only the
+            rows a batch touches move; see ``wave_network.training.optim``). A step then costs time in the batch's
+            tokens instead of in the tables' rows, which is what makes large n-gram tables affordable on a CPU.
+        token_embeddings_from: a BERT-family checkpoint (``minilm``, ``auto``, a hub name or a path; see
+            ``wave_network.baselines.checkpoints``) whose input token embeddings initialise the token table when a
+            model is created for training. Its width must equal ``hidden_size`` and its vocabulary ``vocab_size``.
+            ``None`` (the paper): random initialisation. A model saved after training keeps its own table.
         ffn_dim: hidden width of the position-wise feed-forward block after the wave mixing; 0 removes the block.
         ffn_activation: activation inside the feed-forward block (``"gelu"`` or ``"relu"``).
         residual: add each sublayer's output to its input (paper Eq. 8). The section 4a single layer has none.
@@ -64,6 +75,10 @@ class WaveConfig(PretrainedConfig):
         max_position_embeddings: int = 512,
         type_vocab_size: int = 0,
         global_semantics: str = "text",
+        ngram_orders: list[int] | tuple[int, ...] = (),
+        ngram_buckets: int = 0,
+        sparse_embeddings: bool = False,
+        token_embeddings_from: str | None = None,
         ffn_dim: int = 768,
         ffn_activation: str = "gelu",
         residual: bool = False,
@@ -88,6 +103,10 @@ class WaveConfig(PretrainedConfig):
         self.max_position_embeddings = max_position_embeddings
         self.type_vocab_size = type_vocab_size
         self.global_semantics = global_semantics
+        self.ngram_orders = [int(n) for n in ngram_orders]
+        self.ngram_buckets = ngram_buckets
+        self.sparse_embeddings = sparse_embeddings
+        self.token_embeddings_from = token_embeddings_from
         self.ffn_dim = ffn_dim
         self.ffn_activation = ffn_activation
         self.residual = residual
@@ -124,6 +143,13 @@ class WaveConfig(PretrainedConfig):
                 raise ValueError(f"WaveConfig.{field} must be >= 1, got {getattr(self, field)}")
         if self.ffn_dim < 0 or self.type_vocab_size < 0:
             raise ValueError("WaveConfig.ffn_dim and WaveConfig.type_vocab_size must be >= 0")
+        if any(n < 2 for n in self.ngram_orders) or len(set(self.ngram_orders)) != len(self.ngram_orders):
+            raise ValueError(f"WaveConfig.ngram_orders must be distinct orders >= 2, got {self.ngram_orders}")
+        if bool(self.ngram_orders) != (self.ngram_buckets > 0) or self.ngram_buckets < 0:
+            raise ValueError(
+                f"WaveConfig.ngram_orders={self.ngram_orders} needs ngram_buckets > 0 and the reverse "
+                f"(got ngram_buckets={self.ngram_buckets})"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"WaveConfig.dropout must be in [0, 1), got {self.dropout}")
         if self.problem_type == "regression" and self.num_labels != 1:

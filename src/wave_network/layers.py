@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from . import ops
 from .configuration_wave import WaveConfig
+from .ngrams import hashed_ngram_ids
 
 
 def sinusoidal_table(num_positions: int, dim: int) -> Tensor:
@@ -30,13 +31,24 @@ class WaveEmbeddings(nn.Module):
 
     def __init__(self, config: WaveConfig):
         super().__init__()
-        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        sparse = config.sparse_embeddings
+        self.word_embeddings = nn.Embedding(
+            config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id, sparse=sparse
+        )
         self.position_embedding = config.position_embedding
         if config.position_embedding == "learned":
             self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
         elif config.position_embedding == "sinusoidal":
             table = sinusoidal_table(config.max_position_embeddings, config.hidden_size)
             self.register_buffer("position_table", table, persistent=False)
+        self.ngram_orders = tuple(config.ngram_orders)
+        self.ngram_buckets = config.ngram_buckets
+        # row 0 is "no n-gram here" and stays zero
+        self.ngram_embeddings = (
+            nn.Embedding(config.ngram_buckets + 1, config.hidden_size, padding_idx=0, sparse=sparse)
+            if self.ngram_orders
+            else None
+        )
         self.token_type_embeddings = (
             nn.Embedding(config.type_vocab_size, config.hidden_size) if config.type_vocab_size > 0 else None
         )
@@ -47,9 +59,15 @@ class WaveEmbeddings(nn.Module):
         input_ids: Tensor | None = None,
         token_type_ids: Tensor | None = None,
         inputs_embeds: Tensor | None = None,
+        attention_mask: Tensor | None = None,
     ) -> Tensor:
-        """Sum of token, position and segment embeddings; ``inputs_embeds`` (B, T, D) replaces the token lookup."""
+        """Sum of token, hashed n-gram, position and segment embeddings; ``inputs_embeds`` (B, T, D) replaces the
+        token lookup (the n-grams, which need ``input_ids``, are then still added when ids are given)."""
         x = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, D)
+        if self.ngram_embeddings is not None and input_ids is not None:
+            for order in self.ngram_orders:
+                buckets = hashed_ngram_ids(input_ids, attention_mask, order, self.ngram_buckets)  # (B, T)
+                x = x + self.ngram_embeddings(buckets)  # (B, T, D)
         T = x.shape[1]
         if self.position_embedding == "learned":
             x = x + self.position_embeddings.weight[:T]  # (B, T, D)

@@ -75,7 +75,7 @@ class WaveModel(WavePreTrainedModel):
         ``inputs_embeds`` (B, T, D) replaces the token-embedding lookup (positions and segments are still added),
         which lets analyses take gradients with respect to the input embeddings.
         """
-        x = self.embeddings(input_ids, token_type_ids, inputs_embeds)  # (B, T, D)
+        x = self.embeddings(input_ids, token_type_ids, inputs_embeds, attention_mask)  # (B, T, D)
         segments = token_type_ids if self.config.global_semantics == "segment" else None
         all_hidden = [x] if output_hidden_states else None
         for layer in self.layers:

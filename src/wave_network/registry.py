@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from .configuration_wave import WaveConfig
@@ -90,6 +92,35 @@ def wave_config_from_preset(name: str, **overrides: Any) -> WaveConfig:
     return WaveConfig(**fields)
 
 
+def load_token_embeddings(model: WaveForSequenceClassification, checkpoint: str) -> None:
+    """Copy the input token embeddings of a BERT-family ``checkpoint`` into ``model``'s token table (the
+    "pre-trained token embeddings" variant; everything else keeps its fresh initialisation)."""
+    from safetensors import safe_open
+    from transformers import AutoModel
+
+    from .baselines.checkpoints import quiet_transformers, resolve_checkpoint
+
+    path = resolve_checkpoint(checkpoint)
+    weights = Path(path) / "model.safetensors"
+    if weights.exists():  # read the one tensor instead of building the whole encoder
+        with safe_open(weights, framework="pt") as f:
+            key = next((k for k in f.keys() if k.endswith("word_embeddings.weight")), None)
+            table = f.get_tensor(key) if key is not None else None
+    else:
+        table = None
+    if table is None:
+        with quiet_transformers():
+            table = AutoModel.from_pretrained(path).get_input_embeddings().weight.detach()
+    target = model.get_input_embeddings().weight
+    if tuple(table.shape) != tuple(target.shape):
+        raise ValueError(
+            f"token_embeddings_from={checkpoint!r}: its table is {tuple(table.shape)} (vocabulary x width), "
+            f"the model's is {tuple(target.shape)}; set hidden_size={table.shape[1]} and use the checkpoint's tokenizer"
+        )
+    with torch.no_grad():
+        target.copy_(table.to(target.dtype))
+
+
 def create_model(
     name: str, num_labels: int = 2, vocab_size: int = 30522, max_length: int | None = None, **overrides: Any
 ) -> nn.Module:
@@ -105,5 +136,8 @@ def create_model(
         return spec.builder(num_labels=num_labels, vocab_size=vocab_size, max_length=max_length, **overrides)
     if name in list_presets():
         config = wave_config_from_preset(name, num_labels=num_labels, vocab_size=vocab_size, **overrides)
-        return WaveForSequenceClassification(config)
+        model = WaveForSequenceClassification(config)
+        if config.token_embeddings_from:
+            load_token_embeddings(model, config.token_embeddings_from)
+        return model
     raise KeyError(f"unknown model {name!r}; known models: {', '.join(list_models())}")

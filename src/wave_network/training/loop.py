@@ -25,6 +25,7 @@ from .checkpoint import restore_rng_state
 from .distributed import DistInfo, all_reduce_sum, collective_device
 from .evaluation import MODEL_INPUTS, evaluate_model, to_device
 from .metrics import SINGLE_LABEL
+from .optim import clip_gradients
 from .progress import ProgressBars
 
 if TYPE_CHECKING:
@@ -202,7 +203,7 @@ def _train_step(ctx: LoopContext, batch: dict[str, torch.Tensor], callbacks: Cal
     callbacks.on_after_backward(ctx, batch)
     params = [p for p in ctx.model.parameters() if p.grad is not None]
     max_norm = cfg.max_grad_norm if cfg.max_grad_norm is not None else float("inf")
-    grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+    grad_norm = float(clip_gradients(params, max_norm))
     if not math.isfinite(grad_norm):
         raise NonFiniteLossError("gradient norm", grad_norm, state.global_step + 1, state.epoch + 1, lr, cfg.precision)
     ctx.optimizer.step()
@@ -353,19 +354,10 @@ def fit_without_gradients(
     return state
 
 
-def adamw_param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Weight decay on matrices and embedding tables only; biases and normalisation scales (1-D tensors) are
-    not decayed, as in BERT's fine-tuning recipe."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
 __all__ = [
     "LoopContext",
     "NonFiniteLossError",
     "TrainState",
-    "adamw_param_groups",
     "fit",
     "fit_without_gradients",
     "fits_without_gradients",

@@ -46,12 +46,12 @@ from .loop import (
     LoopContext,
     NonFiniteLossError,
     TrainState,
-    adamw_param_groups,
     fit,
     fit_without_gradients,
     fits_without_gradients,
 )
 from .metrics import REGRESSION, selection_metric
+from .optim import build_optimizer, sparse_parameters
 from .plots import plot_confusion_matrix, plot_training_curves
 from .progress import ProgressBars, hide_library_progress_bars
 from .resources import (
@@ -270,7 +270,12 @@ def _make_context(cfg, model, data, tokenizer, device, info, run_dir, steps_per_
         if info.enabled:
             raise ValueError(f"model {cfg.model!r} learns without gradients; train it in one process")
     else:
-        optimizer = torch.optim.AdamW(adamw_param_groups(model, cfg.weight_decay), lr=cfg.learning_rate)
+        if info.enabled and sparse_parameters(model):
+            raise ValueError(
+                f"model {cfg.model!r} has sparse embedding tables, which distributed training does not support; "
+                "train it in one process or set sparse_embeddings=false"
+            )
+        optimizer = build_optimizer(model, cfg.learning_rate, cfg.weight_decay)
         warmup_steps = math.ceil(cfg.warmup_ratio * total_steps)
         scheduler = get_linear_schedule_with_warmup(optimizer, warmup_steps, total_steps)
         train_model = ddp.wrap_model(model, info, device)

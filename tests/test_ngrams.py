@@ -1,0 +1,134 @@
+"""Hashed n-gram embeddings and the sparse-embedding optimiser: the hash against a plain-Python reference, the
+embedding sum against an independent reconstruction, sparse clipping against torch's dense clipping, lazy Adam
+leaving untouched rows alone, the schedule reaching both optimisers, and a save/load round trip."""
+
+import pytest
+import torch
+from transformers import get_linear_schedule_with_warmup
+
+from wave_network import WaveConfig, WaveForSequenceClassification
+from wave_network.ngrams import hashed_ngram_ids, reference_ngram_ids
+from wave_network.training.optim import HybridAdam, build_optimizer, clip_gradients
+
+SMALL = dict(hidden_size=8, ffn_dim=8, num_labels=3, max_position_embeddings=16, vocab_size=50, dropout=0.0)
+
+
+def batch(seed=0, B=4, T=9):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1, 50, (B, T), generator=g)
+    lengths = torch.tensor([T, T - 3, 2, 1])[:B]
+    mask = (torch.arange(T) < lengths[:, None]).long()
+    return ids * mask, mask  # padding id 0 after each text
+
+
+@pytest.mark.parametrize("order", [2, 3, 4])
+def test_hash_matches_the_plain_python_reference(order):
+    ids, mask = batch()
+    got = hashed_ngram_ids(ids, mask, order, buckets=97)
+    for row in range(ids.shape[0]):
+        want = reference_ngram_ids(ids[row].tolist(), mask[row].tolist(), order, 97)
+        assert got[row].tolist() == want
+    assert got.min() >= 0 and got.max() <= 97
+    assert (got[:, : order - 1] == 0).all()  # no n-gram before n tokens
+    assert (got[mask == 0] == 0).all()  # no n-gram reaching into padding
+
+
+def test_hash_separates_orders_and_order_of_tokens():
+    ids = torch.tensor([[5, 7, 9]])
+    two = hashed_ngram_ids(ids, None, 2, buckets=2**20)
+    three = hashed_ngram_ids(ids, None, 3, buckets=2**20)
+    swapped = hashed_ngram_ids(torch.tensor([[7, 5, 9]]), None, 2, buckets=2**20)
+    assert two[0, 1] != swapped[0, 1] and two[0, 2] != three[0, 2]
+    assert hashed_ngram_ids(ids[:, :1], None, 2, buckets=10).tolist() == [[0]]  # shorter than the order
+
+
+def test_ngram_embeddings_add_the_hashed_rows_to_each_token():
+    cfg = WaveConfig(**SMALL, ngram_orders=[2, 3], ngram_buckets=31, position_embedding="none")
+    model = WaveForSequenceClassification(cfg).eval()
+    emb = model.wave.embeddings
+    ids, mask = batch()
+    got = emb(ids, attention_mask=mask)
+    want = emb.word_embeddings.weight[ids].clone()
+    for row in range(ids.shape[0]):
+        for order in (2, 3):
+            rows = reference_ngram_ids(ids[row].tolist(), mask[row].tolist(), order, 31)
+            want[row] += emb.ngram_embeddings.weight[torch.tensor(rows)]
+    torch.testing.assert_close(got, want)
+    assert torch.all(emb.ngram_embeddings.weight[0] == 0)  # "no n-gram" row
+
+
+@pytest.mark.parametrize("bad", [{"ngram_orders": [1], "ngram_buckets": 8}, {"ngram_orders": [2]},
+                                 {"ngram_buckets": 8}, {"ngram_orders": [2, 2], "ngram_buckets": 8}])  # fmt: skip
+def test_config_rejects_inconsistent_ngram_settings(bad):
+    with pytest.raises(ValueError, match="ngram"):
+        WaveConfig(**SMALL, **bad)
+
+
+def _twin_models():
+    """The same weights with dense and with sparse embedding gradients."""
+    torch.manual_seed(0)
+    cfg = dict(SMALL, ngram_orders=[2], ngram_buckets=13)
+    dense = WaveForSequenceClassification(WaveConfig(**cfg))
+    sparse = WaveForSequenceClassification(WaveConfig(**cfg, sparse_embeddings=True))
+    sparse.load_state_dict(dense.state_dict())
+    return dense, sparse
+
+
+def _backward(model):
+    ids, mask = batch()
+    out = model(input_ids=ids, attention_mask=mask, labels=torch.tensor([0, 1, 2, 1]))
+    out.loss.backward()
+
+
+@pytest.mark.parametrize("max_norm", [1e-3, 1e6])
+def test_sparse_clipping_matches_torch_on_the_dense_gradients(max_norm):
+    dense, sparse = _twin_models()
+    _backward(dense)
+    _backward(sparse)
+    assert sparse.wave.embeddings.word_embeddings.weight.grad.is_sparse
+    want = torch.nn.utils.clip_grad_norm_(list(dense.parameters()), max_norm)
+    got = clip_gradients([p for p in sparse.parameters() if p.grad is not None], max_norm)
+    torch.testing.assert_close(got, want)
+    for (name, p), q in zip(dense.named_parameters(), sparse.parameters(), strict=True):
+        grad = q.grad.to_dense() if q.grad.is_sparse else q.grad
+        torch.testing.assert_close(grad, p.grad, msg=name)
+
+
+def test_hybrid_adam_moves_only_touched_rows_and_follows_the_schedule():
+    _, model = _twin_models()
+    optimizer = build_optimizer(model, lr=1e-2, weight_decay=0.01)
+    assert isinstance(optimizer, HybridAdam)
+    scheduler = get_linear_schedule_with_warmup(optimizer, num_warmup_steps=2, num_training_steps=4)
+    table = model.wave.embeddings.word_embeddings.weight
+    before = table.detach().clone()
+    for _ in range(2):  # the first step runs at the warm-up's learning rate 0
+        _backward(model)
+        clip_gradients([p for p in model.parameters() if p.grad is not None], 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+    ids, _ = batch()
+    touched = torch.zeros(table.shape[0], dtype=torch.bool)
+    touched[ids.unique()] = True
+    touched[0] = False  # the padding row gets no gradient
+    moved = (table.detach() != before).any(dim=1)
+    assert torch.equal(moved, touched)
+    rates = {g["lr"] for g in optimizer.param_groups}
+    assert rates == {1e-2} and {g["lr"] for g in optimizer.sparse.param_groups} == rates
+    restored = build_optimizer(model, lr=1e-2, weight_decay=0.01)
+    restored.load_state_dict(optimizer.state_dict())
+    assert restored.param_groups[-1]["lr"] == optimizer.param_groups[-1]["lr"]
+    assert len(restored.state) == len(optimizer.state)
+    with pytest.raises(ValueError, match="sparse embeddings"):
+        restored.load_state_dict(torch.optim.AdamW(model.parameters()).state_dict())
+
+
+def test_ngram_model_round_trips_through_save_pretrained(tmp_path):
+    cfg = WaveConfig(**SMALL, ngram_orders=[2, 3], ngram_buckets=31, sparse_embeddings=True)
+    model = WaveForSequenceClassification(cfg).eval()
+    model.save_pretrained(tmp_path)
+    loaded = WaveForSequenceClassification.from_pretrained(tmp_path).eval()
+    assert loaded.config.ngram_orders == [2, 3] and loaded.config.sparse_embeddings
+    ids, mask = batch()
+    torch.testing.assert_close(loaded(input_ids=ids, attention_mask=mask).logits,
+                               model(input_ids=ids, attention_mask=mask).logits)  # fmt: skip
