@@ -20,7 +20,8 @@ B, T, D, V, C = 3, 7, 12, 50, 3
 def tiny(name, **overrides):
     ffn = 0 if get_preset(name).model.get("ffn_dim", 768) == 0 else 13
     # Weights on the scale of the random biases below, so token-dependent terms are not swamped by them.
-    fields = dict(hidden_size=D, ffn_dim=ffn, max_position_embeddings=16, dropout=0.0, initializer_range=0.3)
+    fields = dict(hidden_size=D, ffn_dim=ffn, max_position_embeddings=16, dropout=0.0, initializer_range=0.3,
+                  token_embeddings_from=None)  # fmt: skip
     fields.update(overrides)
     torch.manual_seed(0)
     model = create_model(name, num_labels=C, vocab_size=V, **fields)
@@ -168,6 +169,8 @@ def test_without_positions_the_model_is_order_blind(name):
 
 def test_ngram_embeddings_see_word_order_without_positions():
     model = tiny("wave-ngram", position_embedding="none", pooling="mean")
+    with torch.no_grad():  # the table starts at zero (unseen n-grams add nothing); give it trained-like rows
+        model.wave.embeddings.ngram_embeddings.weight[1:].normal_(std=0.3)
     a, b = shuffled_order_pooled(model)
     assert (a - b).abs().max() > 1e-3
 
@@ -217,6 +220,12 @@ def test_parameter_counts_reconcile_the_paper_and_the_proof_of_life():
 def test_unknown_model_names_the_known_ones():
     with pytest.raises(KeyError, match="paper-modulation"):
         create_model("paper-modulaton")
+
+
+def test_ngram_table_starts_at_zero():
+    model = create_model("wave-ngram", num_labels=C, vocab_size=V, hidden_size=D, ffn_dim=8)
+    assert model.wave.embeddings.ngram_embeddings.weight.abs().max() == 0
+    assert model.wave.embeddings.word_embeddings.weight.abs().max() > 0
 
 
 def test_token_embeddings_from_a_pretrained_checkpoint():

@@ -30,6 +30,8 @@ class WavePreTrainedModel(PreTrainedModel):
             module.weight.normal_(mean=0.0, std=self.config.initializer_range)
             if module.bias is not None:
                 module.bias.zero_()
+        elif isinstance(module, nn.Embedding) and getattr(module, "zero_init", False):
+            module.weight.zero_()
         elif isinstance(module, nn.Embedding):
             module.weight.normal_(mean=0.0, std=self.config.embedding_init_std)
             if module.padding_idx is not None:
