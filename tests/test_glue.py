@@ -103,3 +103,12 @@ def test_epochs_can_be_cut_per_data_set():
     with pytest.raises(ValueError, match="not in paper-table1"):
         ReproduceConfig(table="paper-table1", model_epochs={"ag_news/fnet": 1})
     assert "cola/fnet" in GlueConfig(models="fnet", model_epochs={"cola/fnet": 1}).model_epochs
+
+
+@needs_shared
+def test_compare_cli_prints_correlations_for_a_regression_task(tmp_path, monkeypatch):
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    out = CliRunner().invoke(app, ["compare", "-d", "stsb", "--models", "majority", "--max-train-samples", "100",
+                                   "--max-length", "32", "--output-dir", str(tmp_path)])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert "Pearson" in out.output and "majority" in out.output

@@ -411,8 +411,10 @@ def compare(
         result = run_compare(cfg)
     except (DataError, ValueError, KeyError, FileNotFoundError) as exc:
         _fail(str(exc).strip("'\""))
+    regression = all(r.get("test_accuracy") is None for r in result.rows if r["status"] == "ok")
+    first, second = ("Pearson", "Spearman") if regression else ("test acc.", "macro F1")
     table = Table(title=f"compare on {dataset} (max length {max_length}, seed {seed})", header_style="bold")
-    for column in ("model", "test acc.", "macro F1", "params", "non-emb.", "peak MB", "train s", "tok/s", "ms/text"):
+    for column in ("model", first, second, "params", "non-emb.", "peak MB", "train s", "tok/s", "ms/text"):
         table.add_column(column, justify="left" if column == "model" else "right")
     for row in result.rows:
         if row["status"] != "ok":
@@ -420,8 +422,8 @@ def compare(
             continue
         table.add_row(
             row["model"],
-            f"{100 * row['test_accuracy']:.2f}",
-            f"{100 * row['test_f1_macro']:.2f}",
+            _maybe(row.get("test_pearson" if regression else "test_accuracy"), "{:.2%}").rstrip("%"),
+            _maybe(row.get("test_spearman" if regression else "test_f1_macro"), "{:.2%}").rstrip("%"),
             f"{row['params_total']:,}",
             f"{row['params_non_embedding']:,}",
             _maybe(row.get("peak_memory_mb"), "{:,.0f}"),

@@ -324,6 +324,7 @@ def _summarise(run_dir: Path) -> dict[str, Any]:
         "test_accuracy": metrics.get("test_accuracy"),
         "test_f1_macro": metrics.get("test_f1_macro"),
         "test_pearson": metrics.get("test_pearson"),
+        "test_spearman": metrics.get("test_spearman"),
         "test_f1_weighted": metrics.get("test_f1_weighted"),
         "val_accuracy": metrics.get("val_accuracy"),
         "best_epoch": results["selection"]["best_epoch"],
