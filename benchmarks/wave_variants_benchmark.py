@@ -73,10 +73,7 @@ def train_rung(dataset: str, rung: tuple, seed: int) -> Path:
     out = rung_dir(dataset, rung, seed)
     if (out / "results.json").exists():
         return out
-    if out.exists():  # an interrupted run: continue it
-        resume = ["--resume"]
-    else:
-        resume = []
+    resume = ["--resume"] if out.exists() else []  # an interrupted run: continue it
     command = ["wave-network", "train", "-m", preset, "-d", dataset, "--max-length", str(MAX_LENGTH[dataset]),
                "--seed", str(seed), "--output-dir", str(out.relative_to(ROOT)), "--quiet", *resume]  # fmt: skip
     for item in sets:

@@ -375,7 +375,7 @@ def compare(
     """Train several models on the same data, splits and budget and print one table: accuracy, macro F1,
     parameters, peak memory, training time and tokens/s, inference latency. One model failing (a missing extra,
     no weights offline) is reported in the table; the others still run."""
-    from .compare import CompareConfig
+    from .compare import CompareConfig, _pct
     from .compare import compare as run_compare
     from .data import DataError
 
@@ -422,8 +422,8 @@ def compare(
             continue
         table.add_row(
             row["model"],
-            _maybe(row.get("test_pearson" if regression else "test_accuracy"), "{:.2%}").rstrip("%"),
-            _maybe(row.get("test_spearman" if regression else "test_f1_macro"), "{:.2%}").rstrip("%"),
+            _pct(row.get("test_pearson" if regression else "test_accuracy")),
+            _pct(row.get("test_spearman" if regression else "test_f1_macro")),
             f"{row['params_total']:,}",
             f"{row['params_non_embedding']:,}",
             _maybe(row.get("peak_memory_mb"), "{:,.0f}"),
