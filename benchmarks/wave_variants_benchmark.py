@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -27,11 +28,14 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 RUNS = ROOT / "runs" / "benchmarks"
 MAX_LENGTH = {"ag_news": 128, "sst2": 128, "imdb": 512}
-DEFAULT_SEEDS = {"ag_news": [42, 43, 44], "sst2": [42, 43, 44], "imdb": [42]}
+DEFAULT_SEEDS = {"ag_news": [42, 43, 44], "sst2": [42, 43, 44], "imdb": [42, 43, 44]}
 CLASSICS = ["fasttext", "tfidf"]
 NO_NGRAMS = ["ngram_orders=[]", "ngram_buckets=0"]
+NO_WIDE = ["bag_ngram_orders=[]", "bag_buckets=0"]
+NO_SMOOTHING = ["--label-smoothing=0"]  # an item starting with "--" is a `wave-network train` option, not a --set
 
-# (rung name, preset, --set overrides, what it adds). From scratch unless the name says otherwise.
+# (rung name, preset, overrides, what it adds). From scratch unless the name says otherwise. An override is a
+# `--set` of a WaveConfig field, or a `wave-network train` option when it starts with "--".
 LADDER = [
     ("paper-modulation", "paper-modulation", [], "the paper's single layer (section 4a), D=768, [CLS]"),
     (
@@ -42,16 +46,43 @@ LADDER = [
     ),
     ("wave-ngram", "wave-ngram", [], "+ hashed bigram and trigram embeddings (2^18 rows)"),
     (
+        "wave-wide, no wide path, no label smoothing",
+        "wave-wide",
+        NO_WIDE + NO_SMOOTHING,
+        "wave-ngram without n-grams; dropout 0.3, up to 20 epochs with early stopping (best epoch kept)",
+    ),
+    (
+        "wave-wide, no label smoothing",
+        "wave-wide",
+        NO_SMOOTHING,
+        "+ the wide path: linear model over hashed uni- and bigrams, added to the logits",
+    ),
+    ("wave-wide", "wave-wide", [], "+ label smoothing 0.1"),
+    (
         "wave-minilm (pre-trained)",
         "wave-minilm",
         [],
         "token table initialised from all-MiniLM-L6-v2 (D=384); pre-trained, not from scratch",
     ),
+    (
+        "wave-minilm-wide (pre-trained)",
+        "wave-minilm-wide",
+        [],
+        "wave-minilm + the wide path and wave-wide's recipe; pre-trained, not from scratch",
+    ),
 ]
 
 
-# The paper's D=768 rung costs about 12 minutes per SST-2 seed on one core; it keeps the one seed that compare ran.
-RUNG_SEEDS = {("sst2", "paper-modulation"): [42]}
+# Runs this 2-core CPU does not afford; `--full` trains them too. Each names its seeds and why.
+RUNG_SEEDS = {
+    # D=768 costs about 12 minutes per SST-2 seed on one core; the one seed that compare ran is kept.
+    ("sst2", "paper-modulation"): [42],
+    ("imdb", "paper-modulation"): [42],  # 50 CPU minutes per seed at 512 tokens (the Table 2 run)
+}
+# IMDB at 512 tokens: about 75 single-core minutes per seed for the wave-wide rungs. The two rungs below were
+# trained on a GPU machine (benchmarks/gpu_variants.sh); the others are left out on IMDB without --full.
+IMDB_RUNGS = ["paper-modulation", "wave-wide, no wide path, no label smoothing", "wave-wide, no label smoothing"]
+SPEED_STEPS = 150  # optimiser steps of a --speed run
 
 
 def rung_dir(dataset: str, rung: tuple, seed: int) -> Path:
@@ -64,8 +95,8 @@ def rung_dir(dataset: str, rung: tuple, seed: int) -> Path:
 
 def run(command: list[str]) -> None:
     print("$", shlex.join(command), flush=True)
-    executable = Path(sys.executable).with_name("wave-network")
-    subprocess.run([str(executable), *command[1:]], cwd=ROOT, check=True)
+    # `python -m wave_network` rather than the console script: it also works with the package on PYTHONPATH
+    subprocess.run([sys.executable, "-m", "wave_network", *command[1:]], cwd=ROOT, check=True)
 
 
 def train_rung(dataset: str, rung: tuple, seed: int) -> Path:
@@ -77,7 +108,7 @@ def train_rung(dataset: str, rung: tuple, seed: int) -> Path:
     command = ["wave-network", "train", "-m", preset, "-d", dataset, "--max-length", str(MAX_LENGTH[dataset]),
                "--seed", str(seed), "--output-dir", str(out.relative_to(ROOT)), "--quiet", *resume]  # fmt: skip
     for item in sets:
-        command += ["--set", item]
+        command += [item] if item.startswith("--") else ["--set", item]
     run(command)
     return out
 
@@ -91,20 +122,59 @@ def train_classics(dataset: str, seed: int) -> list[Path]:
     return dirs
 
 
-def summarise(run_dirs: list[Path]) -> dict:
+def speed_dir(dataset: str, rung: tuple) -> Path:
+    return RUNS / "variants_speed" / rung_dir(dataset, rung, 42).name
+
+
+def speed_run(dataset: str, rung: tuple) -> Path:
+    """A short run on 2 threads (seed 42, SPEED_STEPS steps) whose training tokens/s is the rung's throughput.
+    Run it with nothing else on the machine: two torch jobs on 2 cores slow each other down many times."""
+    _, preset, sets, _ = rung
+    out = speed_dir(dataset, rung)
+    if not (out / "results.json").exists():
+        command = ["wave-network", "train", "-m", preset, "-d", dataset, "--max-length", str(MAX_LENGTH[dataset]),
+                   "--max-steps", str(SPEED_STEPS), "--num-threads", "2", "--device", "cpu",
+                   "--output-dir", str(out.relative_to(ROOT)), "--quiet", "--no-resume"]  # fmt: skip
+        shutil.rmtree(out, ignore_errors=True)
+        for item in sets:
+            command += [item] if item.startswith("--") else ["--set", item]
+        run(command)
+    return out
+
+
+def device_name(record: dict) -> str:
+    device = str(record.get("device", "cpu"))
+    return "CPU" if device.startswith("cpu") else device.split("(")[-1].rstrip(")") if "(" in device else "GPU"
+
+
+def summarise(run_dirs: list[Path], speed: Path | None = None) -> dict:
+    """Mean and spread of the runs' test accuracy. Throughput is a CPU number only: the --speed run's when there
+    is one, else the mean over the runs trained on the CPU (None when all ran on a GPU)."""
+    if not run_dirs:
+        return {"seeds": [], "test_accuracy": [], "mean": None, "std": None, "train_tokens_per_s": None,
+                "throughput_from": None, "non_embedding_parameters": None, "parameters": None,
+                "trained_on": [], "run_dirs": []}  # fmt: skip
     records = [json.loads((d / "results.json").read_text()) for d in run_dirs]
     accs = [100 * r["metrics"]["test_accuracy"] for r in records]
-    speeds = [r["resources"].get("train_tokens_per_s") for r in records]
-    speeds = [s for s in speeds if s]
+    if speed is not None and (speed / "results.json").exists():
+        speed_record = json.loads((speed / "results.json").read_text())
+        tokens_per_s, source = speed_record["resources"]["train_tokens_per_s"], "speed run, 2 threads"
+    else:
+        cpu = [r["resources"].get("train_tokens_per_s") for r in records if device_name(r) == "CPU"]
+        cpu = [v for v in cpu if v]
+        tokens_per_s = statistics.fmean(cpu) if cpu else None
+        source = "training runs" if cpu else None
     params = records[0]["resources"]["parameters"]
     return {
         "seeds": [r["seed"] for r in records],
         "test_accuracy": accs,
         "mean": statistics.fmean(accs),
         "std": statistics.stdev(accs) if len(accs) > 1 else None,
-        "train_tokens_per_s": statistics.fmean(speeds) if speeds else None,
+        "train_tokens_per_s": tokens_per_s,
+        "throughput_from": source,
         "non_embedding_parameters": params.get("non_embedding"),
         "parameters": params.get("total"),
+        "trained_on": sorted({device_name(r) for r in records}),
         "run_dirs": [str(d.relative_to(ROOT)) for d in run_dirs],
     }
 
@@ -119,22 +189,26 @@ def bert_speed(dataset: str) -> float | None:
 
 
 def markdown(record: dict) -> str:
-    header = "| model | adds | test acc. | train tok/s | x BERT tok/s | non-emb. params |"
+    header = "| model | adds | test acc. | trained on | train tok/s (CPU) | x BERT tok/s | non-emb. params |"
     lines = []
     for dataset, info in record["datasets"].items():
         seeds = ", ".join(str(s) for s in info["seeds"])
         lines += [f"**{dataset}** (max length {MAX_LENGTH[dataset]}, seeds {seeds}; test accuracy, mean ± std)", ""]
-        lines += [header, "|---|---|---:|---:|---:|---:|"]
+        lines += [header, "|---|---|---:|---|---:|---:|---:|"]
         bert = info["bert_train_tokens_per_s"]
         for name, entry in info["rows"].items():
-            acc = f"{entry['mean']:.2f}" + (f" ± {entry['std']:.2f}" if entry["std"] is not None else "")
-            if len(entry["seeds"]) != len(info["seeds"]):
-                acc += f" (seed {', '.join(str(s) for s in entry['seeds'])} only)"
+            if entry["mean"] is None:
+                acc = "not run (`--full`)"
+            else:
+                acc = f"{entry['mean']:.2f}" + (f" ± {entry['std']:.2f}" if entry["std"] is not None else "")
+                if len(entry["seeds"]) != len(info["seeds"]):
+                    acc += f" (seed {', '.join(str(s) for s in entry['seeds'])} only)"
             speed = entry["train_tokens_per_s"]
             cells = [
                 f"`{name}`",
                 entry.get("adds", ""),
                 acc,
+                ", ".join(entry.get("trained_on", [])) or "-",
                 f"{speed:,.0f}" if speed else "-",
                 f"{speed / bert:.1f}x" if speed and bert else "-",
                 f"{entry['non_embedding_parameters']:,}" if entry["non_embedding_parameters"] else "-",
@@ -143,7 +217,9 @@ def markdown(record: dict) -> str:
         best_classic = max(info["rows"][m]["mean"] for m in CLASSICS if m in info["rows"])
         bert_text = f"{bert:,.0f} tok/s" if bert else "not measured"
         lines += ["", f"Best cheap classic: {best_classic:.2f}. BERT's training throughput on this CPU: {bert_text} "
-                  f"(compare_{dataset}.json).", ""]  # fmt: skip
+                  f"(compare_{dataset}.json, 2 threads). Wave tokens/s: a {SPEED_STEPS}-step run on 2 threads with "
+                  "nothing else running where measured (`--speed`), else the mean of the CPU training runs.",
+                  ""]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -157,13 +233,15 @@ def plot(record: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
     for ax, dataset in zip(axes[0], datasets, strict=True):
         for name, entry in record["datasets"][dataset]["rows"].items():
-            speed = entry["train_tokens_per_s"] or 1e6  # models fitted without gradients: far right
-            ax.errorbar(speed, entry["mean"], yerr=entry["std"] or 0, fmt="o", capsize=3, label=name)
+            if entry["mean"] is None or not entry["train_tokens_per_s"]:
+                continue  # not run, or no CPU throughput (trained on a GPU)
+            ax.errorbar(entry["train_tokens_per_s"], entry["mean"], yerr=entry["std"] or 0, fmt="o", capsize=3,
+                        label=name)  # fmt: skip
         ax.set_xscale("log")
-        ax.set_xlabel("training tokens/s (log)")
+        ax.set_xlabel("training tokens/s on the CPU (log)")
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(dataset)
-    axes[0][0].legend(fontsize=7)
+        ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -173,21 +251,45 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="ag_news,sst2,imdb")
     parser.add_argument("--seeds", default=None, help="comma-separated seeds (default: 3 on ag_news and sst2)")
-    parser.add_argument("--rungs", default=None, help="comma-separated rung names (default: all)")
+    parser.add_argument("--rungs", default=None, help="semicolon-separated rung names (default: all)")
+    parser.add_argument(
+        "--train-only",
+        action="store_true",
+        help="train the rungs' runs and stop: no classics, no result files (for a second machine whose run "
+        "directories are copied back, then summarised by a run without this flag)",
+    )
+    parser.add_argument("--full", action="store_true", help="also the runs RUNG_SEEDS and IMDB_RUNGS leave out")
+    parser.add_argument(
+        "--speed",
+        action="store_true",
+        help=f"time each Wave rung with a {SPEED_STEPS}-step run on 2 threads (run nothing else meanwhile)",
+    )
     args = parser.parse_args()
-    ladder = [r for r in LADDER if args.rungs is None or r[0] in args.rungs.split(",")]
+    names = args.rungs.split(";") if args.rungs else [r[0] for r in LADDER]
+    unknown = sorted(set(names) - {r[0] for r in LADDER})
+    if unknown:
+        parser.error(f"unknown rungs {unknown}; known: {[r[0] for r in LADDER]}")
+    ladder = [r for r in LADDER if r[0] in names]
     out_json = RESULTS / "wave_variants.json"
     record = json.loads(out_json.read_text()) if out_json.exists() else {"datasets": {}}
     for dataset in args.datasets.split(","):
         seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else DEFAULT_SEEDS[dataset]
         rows = {}
         for rung in ladder:
-            rung_seeds = [s for s in seeds if s in RUNG_SEEDS.get((dataset, rung[0]), seeds)]
-            rows[rung[0]] = summarise([train_rung(dataset, rung, s) for s in rung_seeds]) | {"adds": rung[3]}
+            rung_seeds = [s for s in seeds if s in RUNG_SEEDS.get((dataset, rung[0]), seeds) or args.full]
+            if dataset == "imdb" and rung[0] not in IMDB_RUNGS and not args.full:
+                rung_seeds = []
+            dirs = [train_rung(dataset, rung, s) for s in rung_seeds]
+            speed = speed_run(dataset, rung) if args.speed and dirs else speed_dir(dataset, rung)
+            rows[rung[0]] = summarise(dirs, speed) | {"adds": rung[3]}
+        if args.train_only:
+            continue
         classic_dirs = [train_classics(dataset, s) for s in seeds]
         for i, model in enumerate(CLASSICS):
             rows[model] = summarise([dirs[i] for dirs in classic_dirs]) | {"adds": "cheap classic"}
         record["datasets"][dataset] = {"seeds": seeds, "rows": rows, "bert_train_tokens_per_s": bert_speed(dataset)}
+    if args.train_only:
+        return
     RESULTS.mkdir(parents=True, exist_ok=True)
     out_json.write_text(json.dumps(record, indent=2) + "\n")
     (RESULTS / "wave_variants.md").write_text(markdown(record))

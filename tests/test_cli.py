@@ -123,3 +123,11 @@ def test_presets_and_datasets_list_everything():
         assert name in result.output
     result = runner.invoke(app, ["datasets"])
     assert result.exit_code == 0 and "ag_news_sample" in result.output
+
+
+def test_python_dash_m_runs_the_same_command_line():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "wave_network", "--help"], capture_output=True, text=True, check=True)
+    assert "Usage: wave-network" in out.stdout and "train" in out.stdout

@@ -134,3 +134,53 @@ def test_ngram_model_round_trips_through_save_pretrained(tmp_path):
     ids, mask = batch()
     torch.testing.assert_close(loaded(input_ids=ids, attention_mask=mask).logits,
                                model(input_ids=ids, attention_mask=mask).logits)  # fmt: skip
+
+
+WIDE = dict(SMALL, bag_ngram_orders=[1, 2], bag_buckets=29, bag_scale=3.0)
+
+
+def test_wide_path_adds_the_scaled_mean_of_the_texts_ngram_weights():
+    torch.manual_seed(0)
+    model = WaveForSequenceClassification(WaveConfig(**WIDE)).eval()
+    table = model.ngram_bag.weights.weight
+    ids, mask = batch()
+    with torch.no_grad():
+        wave_only = model(input_ids=ids, attention_mask=mask).logits  # the table starts at zero
+        table[1:].normal_()
+        got = model(input_ids=ids, attention_mask=mask).logits
+    for row in range(ids.shape[0]):  # plain-Python reconstruction: mean over every n-gram of the text
+        buckets = [b for n in (1, 2) for b in reference_ngram_ids(ids[row].tolist(), mask[row].tolist(), n, 29) if b]
+        want = wave_only[row] + 3.0 * sum(table[b] for b in buckets) / len(buckets)
+        torch.testing.assert_close(got[row], want)
+
+
+def test_wide_path_is_counted_as_an_embedding_table_and_trains_sparsely():
+    from wave_network.params import count_parameters
+
+    with_wide = WaveForSequenceClassification(WaveConfig(**WIDE, sparse_embeddings=True))
+    without = WaveForSequenceClassification(WaveConfig(**SMALL, sparse_embeddings=True))
+    a, b = count_parameters(with_wide), count_parameters(without)
+    assert a.non_embedding == b.non_embedding and a.embedding == b.embedding + 30 * 3
+    optimizer = build_optimizer(with_wide, lr=1e-3, weight_decay=0.01)
+    assert isinstance(optimizer, HybridAdam)
+    assert any(p is with_wide.ngram_bag.weights.weight for g in optimizer.sparse.param_groups for p in g["params"])
+
+
+@pytest.mark.parametrize("bad", [{"bag_ngram_orders": [0], "bag_buckets": 8}, {"bag_ngram_orders": [1]},
+                                 {"bag_buckets": 8}, {"bag_ngram_orders": [1, 1], "bag_buckets": 8},
+                                 {"bag_ngram_orders": [1], "bag_buckets": 8, "bag_scale": 0.0}])  # fmt: skip
+def test_config_rejects_inconsistent_wide_path_settings(bad):
+    with pytest.raises(ValueError, match="bag_"):
+        WaveConfig(**SMALL, **bad)
+
+
+def test_wide_model_round_trips_through_save_pretrained(tmp_path):
+    model = WaveForSequenceClassification(WaveConfig(**WIDE, sparse_embeddings=True)).eval()
+    with torch.no_grad():
+        model.ngram_bag.weights.weight[1:].normal_()
+    model.save_pretrained(tmp_path)
+    loaded = WaveForSequenceClassification.from_pretrained(tmp_path).eval()
+    assert loaded.config.bag_ngram_orders == [1, 2] and loaded.config.bag_scale == 3.0
+    ids, mask = batch()
+    torch.testing.assert_close(loaded(input_ids=ids, attention_mask=mask).logits,
+                               model(input_ids=ids, attention_mask=mask).logits)  # fmt: skip

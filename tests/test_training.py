@@ -330,3 +330,36 @@ def test_sentence_pairs_give_the_wave_model_segment_embeddings(tmp_path, cache_d
     config = json.loads((result.run_dir / "config.json").read_text())["model_config"]
     assert config["type_vocab_size"] == 2 and config["global_semantics"] == "segment"
     assert math.isfinite(result.metrics["test_loss"]) and "test_mcc" in result.metrics
+
+
+class RecordFirstStep(Callback):
+    """The first step's batch, the weights it started from and the loss it computed."""
+
+    def on_step_begin(self, ctx, batch):
+        if ctx.state.global_step == 0:
+            self.batch = {k: v.clone() for k, v in batch.items()}
+            self.weights = {k: v.detach().clone() for k, v in ctx.model.state_dict().items()}
+
+    def on_after_backward(self, ctx, batch):
+        if ctx.state.global_step == 0:
+            self.loss = ctx.step_loss.item()
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.3])
+def test_label_smoothing_trains_on_the_smoothed_cross_entropy(tmp_path, cache_dir, smoothing):
+    from wave_network.training.evaluation import MODEL_INPUTS
+
+    spy = RecordFirstStep()
+    result = train(tiny_config(tmp_path / "run", cache_dir, label_smoothing=smoothing, max_steps=1), callbacks=[spy])
+    model = WaveForSequenceClassification.from_pretrained(result.run_dir / "last")
+    model.load_state_dict(spy.weights)
+    model.train()  # dropout is 0 in tiny_config: train mode is deterministic
+    batch = {k: v for k, v in spy.batch.items() if k in MODEL_INPUTS}
+    with torch.no_grad():
+        log_p = torch.log_softmax(model(**batch).logits.float(), -1)
+    labels = spy.batch["labels"]
+    nll = -log_p.gather(1, labels[:, None]).squeeze(1)  # (B,)
+    uniform = -log_p.mean(1)  # (B,) cross-entropy against the uniform distribution
+    want = ((1 - smoothing) * nll + smoothing * uniform).mean().item()
+    assert spy.loss == pytest.approx(want, rel=1e-4)
+    assert json.loads((result.run_dir / "config.json").read_text())["train"]["label_smoothing"] == smoothing

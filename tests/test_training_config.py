@@ -60,3 +60,14 @@ def test_train_config_round_trips_through_a_dict():
     assert again == cfg
     with pytest.raises(ValueError, match="unknown TrainConfig fields: bogus"):
         TrainConfig.from_dict({"bogus": 1})
+
+
+def test_preset_early_stopping_and_label_smoothing_fill_only_what_the_config_leaves_unset():
+    cfg = TrainConfig(model="wave-wide").resolved()
+    assert (cfg.epochs, cfg.early_stopping_patience, cfg.label_smoothing) == (20, 4, 0.1)
+    explicit = TrainConfig(model="wave-wide", early_stopping_patience=9, label_smoothing=0.0).resolved()
+    assert (explicit.early_stopping_patience, explicit.label_smoothing) == (9, 0.0)
+    paper = TrainConfig(model="paper-modulation").resolved()
+    assert (paper.early_stopping_patience, paper.label_smoothing) == (None, 0.0)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        TrainConfig(label_smoothing=1.0)

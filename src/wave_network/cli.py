@@ -144,6 +144,9 @@ def train(
     seed: int = typer.Option(42, help="Seed for initialisation, dropout, splits and batch order."),
     deterministic: bool = typer.Option(False, help="Bitwise repeatable kernels (slower)."),
     early_stopping: int | None = typer.Option(None, help="Stop after N validations without improvement."),
+    label_smoothing: float | None = typer.Option(
+        None, help="Cross-entropy label smoothing in [0, 1) (default: the preset's, else 0)."
+    ),
     output_dir: str | None = typer.Option(None, "--output-dir", "-o", help="Run directory (default runs/...)."),
     resume: bool = typer.Option(False, help="Continue the interrupted run in --output-dir."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
@@ -184,6 +187,7 @@ def train(
             seed=seed,
             deterministic=deterministic,
             early_stopping_patience=early_stopping,
+            label_smoothing=label_smoothing,
             output_dir=output_dir,
             resume=resume,
             device=device,

@@ -48,9 +48,12 @@ _SETUP_FIELDS = (
     "precision",
     "seed",
     "early_stopping_patience",
+    "label_smoothing",
     "max_steps",
 )
 _DATA_IGNORED = ("cache_dir", "data_dir")
+# Fields added after runs were written: a stored run without one ran with this value.
+_ADDED_LATER = {"label_smoothing": 0.0}
 
 
 @dataclass
@@ -213,7 +216,7 @@ def _setup_differences(run_dir: Path, wanted: TrainConfig) -> list[str]:
     except (OSError, KeyError, json.JSONDecodeError):
         return ["config.json unreadable"]
     want = json.loads(json.dumps(to_jsonable(wanted.resolved().to_dict())))
-    differences = [name for name in _SETUP_FIELDS if stored.get(name) != want.get(name)]
+    differences = [name for name in _SETUP_FIELDS if stored.get(name, _ADDED_LATER.get(name)) != want.get(name)]
     stored_data, want_data = stored.get("data", {}), want["data"]
     differences += [f"data.{k}" for k in want_data if k not in _DATA_IGNORED and stored_data.get(k) != want_data.get(k)]
     return differences

@@ -36,6 +36,15 @@ class WaveConfig(PretrainedConfig):
             bag of n-gram features, Joulin et al. 2017): position t also gets the embedding of the n-gram of token ids
             ending at t, hashed into ``ngram_buckets`` rows shared by all orders. Empty (the paper) disables them.
         ngram_buckets: rows of the hashed n-gram table (embedding parameters, like the token table).
+        bag_ngram_orders: orders n >= 1 of a second, "wide" n-gram path (Wide & Deep, Cheng et al. 2016; fastText's
+            linear classifier over a bag of n-grams, Joulin et al. 2017): every n-gram of these orders in the text is
+            hashed into ``bag_buckets`` rows of ``num_labels`` weights, and their mean is added to the logits of the
+            wave path. Order 1 is the tokens themselves. Empty (the paper) disables the path.
+        bag_buckets: rows of the wide path's hashed table (embedding parameters).
+        bag_scale: multiplier of the wide path's logits. Its table starts at zero and trains with Adam, which moves
+            a weight by about the learning rate per step whatever its gradient's scale, so this multiplier sets how
+            fast the wide path learns relative to the wave path (a linear model over n-grams needs weights of order
+            1 to 10, far more than the few hundred steps x 1e-3 that Adam gives an unscaled table).
         sparse_embeddings: the token and n-gram tables produce sparse gradients and train with lazy Adam (only the
             rows a batch touches move; see ``wave_network.training.optim``). A step then costs time in the batch's
             tokens instead of in the tables' rows, which is what makes large n-gram tables affordable on a CPU.
@@ -77,6 +86,9 @@ class WaveConfig(PretrainedConfig):
         global_semantics: str = "text",
         ngram_orders: list[int] | tuple[int, ...] = (),
         ngram_buckets: int = 0,
+        bag_ngram_orders: list[int] | tuple[int, ...] = (),
+        bag_buckets: int = 0,
+        bag_scale: float = 1.0,
         sparse_embeddings: bool = False,
         token_embeddings_from: str | None = None,
         ffn_dim: int = 768,
@@ -105,6 +117,9 @@ class WaveConfig(PretrainedConfig):
         self.global_semantics = global_semantics
         self.ngram_orders = [int(n) for n in ngram_orders]
         self.ngram_buckets = ngram_buckets
+        self.bag_ngram_orders = [int(n) for n in bag_ngram_orders]
+        self.bag_buckets = bag_buckets
+        self.bag_scale = bag_scale
         self.sparse_embeddings = sparse_embeddings
         self.token_embeddings_from = token_embeddings_from
         self.ffn_dim = ffn_dim
@@ -150,6 +165,15 @@ class WaveConfig(PretrainedConfig):
                 f"WaveConfig.ngram_orders={self.ngram_orders} needs ngram_buckets > 0 and the reverse "
                 f"(got ngram_buckets={self.ngram_buckets})"
             )
+        if any(n < 1 for n in self.bag_ngram_orders) or len(set(self.bag_ngram_orders)) != len(self.bag_ngram_orders):
+            raise ValueError(f"WaveConfig.bag_ngram_orders must be distinct orders >= 1, got {self.bag_ngram_orders}")
+        if bool(self.bag_ngram_orders) != (self.bag_buckets > 0) or self.bag_buckets < 0:
+            raise ValueError(
+                f"WaveConfig.bag_ngram_orders={self.bag_ngram_orders} needs bag_buckets > 0 and the reverse "
+                f"(got bag_buckets={self.bag_buckets})"
+            )
+        if not self.bag_scale > 0:
+            raise ValueError(f"WaveConfig.bag_scale must be > 0, got {self.bag_scale}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"WaveConfig.dropout must be in [0, 1), got {self.dropout}")
         if self.problem_type == "regression" and self.num_labels != 1:

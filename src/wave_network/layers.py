@@ -85,6 +85,35 @@ class WaveEmbeddings(nn.Module):
         return self.dropout(x)
 
 
+class NGramBag(nn.Module):
+    """The wide path: a linear classifier over the text's bag of hashed n-grams (fastText without its hidden layer,
+    Joulin et al. 2017; the "wide" half of Wide & Deep, Cheng et al. 2016). Every n-gram of ``bag_ngram_orders``
+    gets ``num_labels`` weights from a hashed table; the mean over the text's n-grams is added to the logits.
+
+    The table starts at zero, so training starts from the wave path alone and an n-gram never seen in training
+    contributes nothing. The mean is multiplied by ``config.bag_scale``: the table trains with Adam, whose step size
+    does not depend on the gradient's scale, so the multiplier is the wide path's learning rate relative to the
+    wave path's.
+    """
+
+    def __init__(self, config: WaveConfig):
+        super().__init__()
+        self.orders = tuple(config.bag_ngram_orders)
+        self.buckets = config.bag_buckets
+        self.scale = config.bag_scale
+        # row 0 is "no n-gram here" and stays zero
+        self.weights = nn.Embedding(
+            config.bag_buckets + 1, config.num_labels, padding_idx=0, sparse=config.sparse_embeddings
+        )
+        self.weights.zero_init = True
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None) -> Tensor:
+        """Logits (B, C) of the bag of n-grams of ``input_ids`` (B, T)."""
+        ids = torch.cat([hashed_ngram_ids(input_ids, attention_mask, n, self.buckets) for n in self.orders], 1)
+        count = (ids > 0).sum(1, keepdim=True).clamp(min=1)  # (B, 1) n-grams per text
+        return self.scale * self.weights(ids).sum(1) / count  # (B, C)
+
+
 class WaveMixing(nn.Module):
     """g(f(W)) of paper Eq. 8: two linear variants of the tokens become complex waves (Token2Wave, section 3.1),
     are mixed by interference or modulation (section 3.2) and read back to real vectors by ``config.readout``.

@@ -15,7 +15,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceCl
 
 from . import ops
 from .configuration_wave import WaveConfig
-from .layers import WaveBlock, WaveEmbeddings
+from .layers import NGramBag, WaveBlock, WaveEmbeddings
 
 
 class WavePreTrainedModel(PreTrainedModel):
@@ -97,13 +97,15 @@ class WaveModel(WavePreTrainedModel):
 
 class WaveForSequenceClassification(WavePreTrainedModel):
     """Wave Network text classifier (paper section 4a): WaveModel -> dropout -> linear head, with the loss chosen by
-    ``config.problem_type`` (cross-entropy, multi-label BCE or MSE regression)."""
+    ``config.problem_type`` (cross-entropy, multi-label BCE or MSE regression). With ``config.bag_ngram_orders``, a
+    linear model over the text's hashed n-grams adds its logits to the head's (``NGramBag``, the wide path)."""
 
     def __init__(self, config: WaveConfig):
         super().__init__(config)
         self.wave = WaveModel(config)
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.ngram_bag = NGramBag(config) if config.bag_ngram_orders else None
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -128,6 +130,8 @@ class WaveForSequenceClassification(WavePreTrainedModel):
             output_hidden_states=output_hidden_states,
         )
         logits = self.classifier(self.dropout(out.pooler_output))  # (B, C)
+        if self.ngram_bag is not None and input_ids is not None:
+            logits = logits + self.ngram_bag(input_ids, attention_mask)  # the wide path (B, C)
         loss = self.compute_loss(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
 

@@ -39,6 +39,9 @@ class TrainConfig:
             ``"fp32"``.
         seed: seeds Python, NumPy and torch (model initialisation, dropout, batch order).
         deterministic: ``torch.use_deterministic_algorithms(True)``: bitwise repeatable runs, possibly slower.
+        label_smoothing: smoothing of the cross-entropy targets (Szegedy et al. 2016) for single-label
+            classification, in [0, 1); ``None`` takes the preset's, else 0. Validation and test losses stay
+            plain cross-entropy.
         early_stopping_patience: stop after this many validations in a row without improvement of the
             validation metric (accuracy; loss for regression); ``None`` never stops early.
         eval_every: validate every this many epochs (the last epoch is always validated).
@@ -70,6 +73,7 @@ class TrainConfig:
     precision: str = "auto"
     seed: int = 42
     deterministic: bool = False
+    label_smoothing: float | None = None
     early_stopping_patience: int | None = None
     eval_every: int = 1
     eval_every_steps: int | None = None
@@ -134,6 +138,8 @@ class TrainConfig:
                 fail(name, "an integer >= 1")
         if not self.weight_decay >= 0:
             fail("weight_decay", "a number >= 0")
+        if self.label_smoothing is not None and not 0 <= self.label_smoothing < 1:
+            fail("label_smoothing", "a number in [0, 1) or None")
         if not 0 <= self.warmup_ratio < 1:
             fail("warmup_ratio", "a number in [0, 1)")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
@@ -143,7 +149,9 @@ class TrainConfig:
 
     def resolved(self) -> TrainConfig:
         """A copy with ``learning_rate``, ``epochs``, ``batch_size`` and ``eval_batch_size`` filled in from
-        the model's preset or registered recipe. A model without either must set them explicitly."""
+        the model's preset or registered recipe; ``early_stopping_patience`` where the preset sets one and this
+        config does not; ``label_smoothing`` (the preset's, else 0) where this config leaves it None. A model
+        without a preset or recipe must set the first three explicitly."""
         defaults = training_defaults(self.model)
         values = {}
         for name in ("learning_rate", "epochs", "batch_size"):
@@ -158,6 +166,10 @@ class TrainConfig:
             values[name] = value
         if self.eval_batch_size is None:
             values["eval_batch_size"] = 2 * values["batch_size"]
+        if self.early_stopping_patience is None and defaults.get("early_stopping_patience") is not None:
+            values["early_stopping_patience"] = defaults["early_stopping_patience"]
+        if self.label_smoothing is None:
+            values["label_smoothing"] = float(defaults.get("label_smoothing", 0.0))
         return replace(self, **values)
 
     def to_dict(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .checkpoint import restore_rng_state
@@ -176,6 +177,8 @@ def _train_step(ctx: LoopContext, batch: dict[str, torch.Tensor], callbacks: Cal
     with ctx.autocast():
         out = ctx.train_model(**{k: v for k, v in batch.items() if k in MODEL_INPUTS}, labels=labels)
     loss = out.loss
+    if cfg.label_smoothing and ctx.problem_type == SINGLE_LABEL:
+        loss = F.cross_entropy(out.logits.float(), labels.long(), label_smoothing=cfg.label_smoothing)
     ctx.step_loss = loss.detach()
     correct = (out.logits.argmax(-1) == labels).sum() if ctx.problem_type == SINGLE_LABEL else labels.new_zeros(())
     # One small all-reduce per step: global loss sum, examples, correct predictions, real tokens and the
