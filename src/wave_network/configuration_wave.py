@@ -137,6 +137,17 @@ class WaveConfig(PretrainedConfig):
         super().__init__(pad_token_id=pad_token_id, problem_type=problem_type, **kwargs)
         self.validate()
 
+    def _check_ngrams(self, orders_field: str, buckets_field: str, lowest: int) -> None:
+        """Distinct orders >= ``lowest``, and a positive bucket count exactly when there are orders."""
+        orders, buckets = getattr(self, orders_field), getattr(self, buckets_field)
+        if any(n < lowest for n in orders) or len(set(orders)) != len(orders):
+            raise ValueError(f"WaveConfig.{orders_field} must be distinct orders >= {lowest}, got {orders}")
+        if bool(orders) != (buckets > 0) or buckets < 0:
+            raise ValueError(
+                f"WaveConfig.{orders_field}={orders} needs {buckets_field} > 0 and the reverse "
+                f"(got {buckets_field}={buckets})"
+            )
+
     def validate(self) -> None:
         """Reject invalid combinations with a message that names the field."""
         choices = {
@@ -158,20 +169,8 @@ class WaveConfig(PretrainedConfig):
                 raise ValueError(f"WaveConfig.{field} must be >= 1, got {getattr(self, field)}")
         if self.ffn_dim < 0 or self.type_vocab_size < 0:
             raise ValueError("WaveConfig.ffn_dim and WaveConfig.type_vocab_size must be >= 0")
-        if any(n < 2 for n in self.ngram_orders) or len(set(self.ngram_orders)) != len(self.ngram_orders):
-            raise ValueError(f"WaveConfig.ngram_orders must be distinct orders >= 2, got {self.ngram_orders}")
-        if bool(self.ngram_orders) != (self.ngram_buckets > 0) or self.ngram_buckets < 0:
-            raise ValueError(
-                f"WaveConfig.ngram_orders={self.ngram_orders} needs ngram_buckets > 0 and the reverse "
-                f"(got ngram_buckets={self.ngram_buckets})"
-            )
-        if any(n < 1 for n in self.bag_ngram_orders) or len(set(self.bag_ngram_orders)) != len(self.bag_ngram_orders):
-            raise ValueError(f"WaveConfig.bag_ngram_orders must be distinct orders >= 1, got {self.bag_ngram_orders}")
-        if bool(self.bag_ngram_orders) != (self.bag_buckets > 0) or self.bag_buckets < 0:
-            raise ValueError(
-                f"WaveConfig.bag_ngram_orders={self.bag_ngram_orders} needs bag_buckets > 0 and the reverse "
-                f"(got bag_buckets={self.bag_buckets})"
-            )
+        self._check_ngrams("ngram_orders", "ngram_buckets", lowest=2)
+        self._check_ngrams("bag_ngram_orders", "bag_buckets", lowest=1)
         if not self.bag_scale > 0:
             raise ValueError(f"WaveConfig.bag_scale must be > 0, got {self.bag_scale}")
         if not 0.0 <= self.dropout < 1.0:
