@@ -32,6 +32,7 @@ DEFAULT_SEEDS = {"ag_news": [42, 43, 44], "sst2": [42, 43, 44], "imdb": [42, 43,
 CLASSICS = ["fasttext", "tfidf"]
 NO_NGRAMS = ["ngram_orders=[]", "ngram_buckets=0"]
 NO_WIDE = ["bag_ngram_orders=[]", "bag_buckets=0"]
+MEAN_WEIGHTING = ["bag_weighting=mean", "bag_scale=100.0"]  # the wide path before tf-idf weighting
 NO_SMOOTHING = ["--label-smoothing=0"]  # an item starting with "--" is a `wave-network train` option, not a --set
 
 # (rung name, preset, overrides, what it adds). From scratch unless the name says otherwise. An override is a
@@ -54,10 +55,11 @@ LADDER = [
     (
         "wave-wide, no label smoothing",
         "wave-wide",
-        NO_SMOOTHING,
-        "+ the wide path: linear model over hashed uni- and bigrams, added to the logits",
+        MEAN_WEIGHTING + NO_SMOOTHING,
+        "+ the wide path: linear model over the mean of hashed uni- and bigram weights, added to the logits",
     ),
-    ("wave-wide", "wave-wide", [], "+ label smoothing 0.1"),
+    ("wave-wide, mean weighting", "wave-wide", MEAN_WEIGHTING, "+ label smoothing 0.1"),
+    ("wave-wide", "wave-wide", [], "wide path on TF-IDF features (sublinear tf x idf, L2) instead of the mean"),
     (
         "wave-minilm (pre-trained)",
         "wave-minilm",

@@ -184,3 +184,47 @@ def test_wide_model_round_trips_through_save_pretrained(tmp_path):
     ids, mask = batch()
     torch.testing.assert_close(loaded(input_ids=ids, attention_mask=mask).logits,
                                model(input_ids=ids, attention_mask=mask).logits)  # fmt: skip
+
+
+def test_tfidf_wide_path_matches_scikit_learns_tfidf_features():
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    torch.manual_seed(0)
+    model = WaveForSequenceClassification(WaveConfig(**WIDE, bag_weighting="tfidf")).eval()
+    train_ids, train_mask = batch(seed=1)
+    texts = [row[: int(m.sum())].tolist() for row, m in zip(train_ids, train_mask, strict=True)]
+    model.fit_text_statistics(texts)
+    ids, mask = batch(seed=2)
+    table = model.ngram_bag.weights.weight
+    with torch.no_grad():
+        wave_only = model(input_ids=ids, attention_mask=mask).logits
+        table[1:].normal_()
+        got = model(input_ids=ids, attention_mask=mask).logits - wave_only
+
+    def counts(all_ids, all_mask):  # (texts, 30) n-gram counts from the plain-Python hash
+        out = np.zeros((all_ids.shape[0], 30))
+        for row in range(all_ids.shape[0]):
+            for n in (1, 2):
+                for b in reference_ngram_ids(all_ids[row].tolist(), all_mask[row].tolist(), n, 29):
+                    out[row, b] += b > 0
+        return out
+
+    seen = counts(train_ids, train_mask).sum(0) > 0  # a TF-IDF vocabulary: the n-grams of the training texts
+    tfidf = TfidfTransformer(sublinear_tf=True).fit(counts(train_ids, train_mask)[:, seen])
+    features = tfidf.transform(counts(ids, mask)[:, seen]).toarray()  # (texts, seen n-grams), L2-normalised rows
+    want = 3.0 * torch.tensor(features, dtype=torch.float32) @ table[torch.tensor(np.flatnonzero(seen))]
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+
+
+def test_training_counts_the_document_frequencies_and_saves_them(tmp_path):
+    model = WaveForSequenceClassification(WaveConfig(**WIDE, bag_weighting="tfidf"))
+    model.fit_text_statistics([[5, 6], [5, 7], [5]])
+    idf = model.ngram_bag.idf
+    unigram = hashed_ngram_ids(torch.tensor([[5, 6]]), None, 1, 29)[0]
+    assert idf[unigram[0]] == pytest.approx(1.0)  # in every text: ln(4 / 4) + 1
+    assert idf[unigram[1]] == pytest.approx(torch.log(torch.tensor(2.0)).item() + 1)  # in one of three
+    assert idf[0] == 0
+    model.save_pretrained(tmp_path)
+    loaded = WaveForSequenceClassification.from_pretrained(tmp_path)
+    torch.testing.assert_close(loaded.ngram_bag.idf, idf)

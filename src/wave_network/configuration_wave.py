@@ -41,6 +41,9 @@ class WaveConfig(PretrainedConfig):
             hashed into ``bag_buckets`` rows of ``num_labels`` weights, and their mean is added to the logits of the
             wave path. Order 1 is the tokens themselves. Empty (the paper) disables the path.
         bag_buckets: rows of the wide path's hashed table (embedding parameters).
+        bag_weighting: how the wide path weighs the text's n-grams: ``"mean"`` (each occurrence equally, as
+            fastText) or ``"tfidf"`` (sublinear tf x smoothed idf, L2-normalised per text, as a TF-IDF model; the
+            document frequencies are counted on the training texts before training starts).
         bag_scale: multiplier of the wide path's logits. Its table starts at zero and trains with Adam, which moves
             a weight by about the learning rate per step whatever its gradient's scale, so this multiplier sets how
             fast the wide path learns relative to the wave path (a linear model over n-grams needs weights of order
@@ -88,6 +91,7 @@ class WaveConfig(PretrainedConfig):
         ngram_buckets: int = 0,
         bag_ngram_orders: list[int] | tuple[int, ...] = (),
         bag_buckets: int = 0,
+        bag_weighting: str = "mean",
         bag_scale: float = 1.0,
         sparse_embeddings: bool = False,
         token_embeddings_from: str | None = None,
@@ -119,6 +123,7 @@ class WaveConfig(PretrainedConfig):
         self.ngram_buckets = ngram_buckets
         self.bag_ngram_orders = [int(n) for n in bag_ngram_orders]
         self.bag_buckets = bag_buckets
+        self.bag_weighting = bag_weighting
         self.bag_scale = bag_scale
         self.sparse_embeddings = sparse_embeddings
         self.token_embeddings_from = token_embeddings_from
@@ -158,6 +163,7 @@ class WaveConfig(PretrainedConfig):
             "norm": NORMS,
             "ffn_activation": ("gelu", "relu"),
             "global_semantics": ("text", "segment"),
+            "bag_weighting": ("mean", "tfidf"),
         }
         for field, allowed in choices.items():
             if getattr(self, field) not in allowed:

@@ -6,6 +6,7 @@ Shapes: B batch, T tokens, D width.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import torch
 from torch import Tensor, nn
@@ -88,12 +89,16 @@ class WaveEmbeddings(nn.Module):
 class NGramBag(nn.Module):
     """The wide path: a linear classifier over the text's bag of hashed n-grams (fastText without its hidden layer,
     Joulin et al. 2017; the "wide" half of Wide & Deep, Cheng et al. 2016). Every n-gram of ``bag_ngram_orders``
-    gets ``num_labels`` weights from a hashed table; the mean over the text's n-grams is added to the logits.
+    gets ``num_labels`` weights from a hashed table; the text's features weight them and the result is added to
+    the logits. ``bag_weighting``: ``"mean"`` averages the weights of all the text's n-grams; ``"tfidf"`` weights
+    each distinct n-gram by (1 + log tf) * idf and L2-normalises per text, the features of a TF-IDF model
+    (sublinear tf, smoothed idf), with document frequencies counted once on the training texts by
+    ``fit_document_frequencies`` (saved with the model as the buffer ``idf``).
 
     The table starts at zero, so training starts from the wave path alone and an n-gram never seen in training
-    contributes nothing. The mean is multiplied by ``config.bag_scale``: the table trains with Adam, whose step size
-    does not depend on the gradient's scale, so the multiplier is the wide path's learning rate relative to the
-    wave path's.
+    contributes nothing. The result is multiplied by ``config.bag_scale``: the table trains with Adam, whose step
+    size does not depend on the gradient's scale, so the multiplier is the wide path's learning rate relative to
+    the wave path's.
     """
 
     def __init__(self, config: WaveConfig):
@@ -101,17 +106,59 @@ class NGramBag(nn.Module):
         self.orders = tuple(config.bag_ngram_orders)
         self.buckets = config.bag_buckets
         self.scale = config.bag_scale
+        self.weighting = config.bag_weighting
         # row 0 is "no n-gram here" and stays zero
         self.weights = nn.Embedding(
             config.bag_buckets + 1, config.num_labels, padding_idx=0, sparse=config.sparse_embeddings
         )
         self.weights.zero_init = True
+        if self.weighting == "tfidf":
+            self.register_buffer("idf", torch.ones(config.bag_buckets + 1))  # saved with the model
+
+    def ngram_ids(self, input_ids: Tensor, attention_mask: Tensor | None) -> Tensor:
+        """Bucket ids (B, orders * T) of every n-gram of each text; 0 where there is none."""
+        return torch.cat([hashed_ngram_ids(input_ids, attention_mask, n, self.buckets) for n in self.orders], 1)
+
+    @torch.no_grad()
+    def fit_document_frequencies(self, texts: Iterable[list[int]], batch_size: int = 1024) -> None:
+        """Set ``idf`` = ln((1 + N) / (1 + df)) + 1 from N training texts (token-id lists), as scikit-learn's
+        smoothed idf, and 0 for n-grams no training text has. Only for ``bag_weighting="tfidf"``."""
+        df = torch.zeros(self.buckets + 1, dtype=torch.float64)
+        n_texts = 0
+        batch: list[list[int]] = []
+        for text in [*texts, None]:
+            if text is not None:
+                batch.append(list(text))
+            if batch and (text is None or len(batch) == batch_size):
+                T = max(len(t) for t in batch)
+                ids = torch.zeros(len(batch), T, dtype=torch.long)
+                for row, t in enumerate(batch):
+                    ids[row, : len(t)] = torch.tensor(t, dtype=torch.long)
+                mask = (torch.arange(T) < torch.tensor([len(t) for t in batch])[:, None]).long()
+                grams = self.ngram_ids(ids, mask)  # (b, orders * T)
+                keys = torch.unique(torch.arange(len(batch))[:, None] * (self.buckets + 1) + grams)
+                df += torch.bincount(keys % (self.buckets + 1), minlength=self.buckets + 1).double()
+                n_texts += len(batch)
+                batch = []
+        idf = torch.log((1 + n_texts) / (1 + df)) + 1
+        idf[df == 0] = 0.0  # never seen in training: dropped, like a word outside a TF-IDF vocabulary
+        idf[0] = 0.0  # "no n-gram here"
+        self.idf.copy_(idf.to(self.idf.dtype))
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None) -> Tensor:
         """Logits (B, C) of the bag of n-grams of ``input_ids`` (B, T)."""
-        ids = torch.cat([hashed_ngram_ids(input_ids, attention_mask, n, self.buckets) for n in self.orders], 1)
-        count = (ids > 0).sum(1, keepdim=True).clamp(min=1)  # (B, 1) n-grams per text
-        return self.scale * self.weights(ids).sum(1) / count  # (B, C)
+        ids = self.ngram_ids(input_ids, attention_mask)  # (B, K)
+        if self.weighting == "mean":
+            count = (ids > 0).sum(1, keepdim=True).clamp(min=1)  # (B, 1) n-grams per text
+            return self.scale * self.weights(ids).sum(1) / count  # (B, C)
+        B, rows = ids.shape[0], self.buckets + 1
+        keys, tf = torch.unique(torch.arange(B, device=ids.device)[:, None] * rows + ids, return_counts=True)
+        text, gram = keys // rows, keys % rows  # (U,) each distinct (text, n-gram) pair once
+        value = (1 + torch.log(tf.float())) * self.idf[gram] * (gram > 0)  # (U,) sublinear tf x idf
+        norm = torch.zeros(B, device=ids.device).index_add_(0, text, value * value).sqrt().clamp(min=1e-12)
+        value = value / norm[text]  # (U,) L2-normalised per text
+        logits = torch.zeros(B, self.weights.embedding_dim, device=ids.device, dtype=self.weights.weight.dtype)
+        return self.scale * logits.index_add_(0, text, value[:, None] * self.weights(gram))  # (B, C)
 
 
 class WaveMixing(nn.Module):

@@ -7,6 +7,8 @@ saved Wave Network and ``save_pretrained`` writes safetensors.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -110,6 +112,12 @@ class WaveForSequenceClassification(WavePreTrainedModel):
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.wave.get_input_embeddings()
+
+    def fit_text_statistics(self, texts: Iterable[list[int]]) -> None:
+        """Count what the model needs from the training texts (token-id lists) before gradient training: the
+        wide path's document frequencies when ``config.bag_weighting == "tfidf"``; nothing otherwise."""
+        if self.ngram_bag is not None and self.config.bag_weighting == "tfidf":
+            self.ngram_bag.fit_document_frequencies(texts)
 
     def forward(
         self,

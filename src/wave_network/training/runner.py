@@ -120,6 +120,9 @@ def _train(cfg: TrainConfig, info: ddp.DistInfo, device: torch.device, extra: li
     seed_everything(cfg.seed)  # model initialisation does not depend on what data loading drew
     model = _build_model(cfg, data, tokenizer).to(device)
     resume_state = None
+    fit_statistics = getattr(model, "fit_text_statistics", None)
+    if callable(fit_statistics) and not cfg.resume:  # a resumed run restores them with the weights
+        fit_statistics(data.train["input_ids"])
     if cfg.resume:
         load_weights(model, run_dir.last)
         resume_state = load_resume_state(run_dir.last)
