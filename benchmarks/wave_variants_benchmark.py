@@ -104,17 +104,21 @@ def run(command: list[str]) -> None:
     subprocess.run([sys.executable, "-m", "wave_network", *command[1:]], cwd=ROOT, check=True)
 
 
-def train_rung(dataset: str, rung: tuple, seed: int) -> Path:
-    name, preset, sets, _ = rung
-    out = rung_dir(dataset, rung, seed)
-    if (out / "results.json").exists():
-        return out
-    resume = ["--resume"] if out.exists() else []  # an interrupted run: continue it
+def train_command(dataset: str, rung: tuple, seed: int, out: Path, *options: str) -> list[str]:
+    """`wave-network train` of one rung: its preset, data set, max length and seed, then the rung's overrides."""
+    _, preset, sets, _ = rung
     command = ["wave-network", "train", "-m", preset, "-d", dataset, "--max-length", str(MAX_LENGTH[dataset]),
-               "--seed", str(seed), "--output-dir", str(out.relative_to(ROOT)), "--quiet", *resume]  # fmt: skip
+               "--seed", str(seed), "--output-dir", str(out.relative_to(ROOT)), "--quiet", *options]  # fmt: skip
     for item in sets:
         command += [item] if item.startswith("--") else ["--set", item]
-    run(command)
+    return command
+
+
+def train_rung(dataset: str, rung: tuple, seed: int) -> Path:
+    out = rung_dir(dataset, rung, seed)
+    if not (out / "results.json").exists():
+        resume = ["--resume"] if out.exists() else []  # an interrupted run: continue it
+        run(train_command(dataset, rung, seed, out, *resume))
     return out
 
 
@@ -134,22 +138,20 @@ def speed_dir(dataset: str, rung: tuple) -> Path:
 def speed_run(dataset: str, rung: tuple) -> Path:
     """A short run on 2 threads (seed 42, SPEED_STEPS steps) whose training tokens/s is the rung's throughput.
     Run it with nothing else on the machine: two torch jobs on 2 cores slow each other down many times."""
-    _, preset, sets, _ = rung
     out = speed_dir(dataset, rung)
     if not (out / "results.json").exists():
-        command = ["wave-network", "train", "-m", preset, "-d", dataset, "--max-length", str(MAX_LENGTH[dataset]),
-                   "--max-steps", str(SPEED_STEPS), "--num-threads", "2", "--device", "cpu",
-                   "--output-dir", str(out.relative_to(ROOT)), "--quiet", "--no-resume"]  # fmt: skip
         shutil.rmtree(out, ignore_errors=True)
-        for item in sets:
-            command += [item] if item.startswith("--") else ["--set", item]
-        run(command)
+        options = ["--max-steps", str(SPEED_STEPS), "--num-threads", "2", "--device", "cpu"]
+        run(train_command(dataset, rung, 42, out, *options))
     return out
 
 
 def device_name(record: dict) -> str:
+    """ "CPU", or the GPU's name from a device string such as "cuda:0 (NVIDIA H200)"."""
     device = str(record.get("device", "cpu"))
-    return "CPU" if device.startswith("cpu") else device.split("(")[-1].rstrip(")") if "(" in device else "GPU"
+    if device.startswith("cpu"):
+        return "CPU"
+    return device[device.find("(") + 1 : -1] if device.endswith(")") else "GPU"
 
 
 def summarise(run_dirs: list[Path], speed: Path | None = None) -> dict:

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.rnn import pad_sequence
 
 from . import ops
 from .configuration_wave import WaveConfig
@@ -123,23 +124,16 @@ class NGramBag(nn.Module):
     def fit_document_frequencies(self, texts: Iterable[list[int]], batch_size: int = 1024) -> None:
         """Set ``idf`` = ln((1 + N) / (1 + df)) + 1 from N training texts (token-id lists), as scikit-learn's
         smoothed idf, and 0 for n-grams no training text has. Only for ``bag_weighting="tfidf"``."""
+        texts = [torch.as_tensor(list(t), dtype=torch.long) for t in texts]
         df = torch.zeros(self.buckets + 1, dtype=torch.float64)
-        n_texts = 0
-        batch: list[list[int]] = []
-        for text in [*texts, None]:
-            if text is not None:
-                batch.append(list(text))
-            if batch and (text is None or len(batch) == batch_size):
-                T = max(len(t) for t in batch)
-                ids = torch.zeros(len(batch), T, dtype=torch.long)
-                for row, t in enumerate(batch):
-                    ids[row, : len(t)] = torch.tensor(t, dtype=torch.long)
-                mask = (torch.arange(T) < torch.tensor([len(t) for t in batch])[:, None]).long()
-                grams = self.ngram_ids(ids, mask)  # (b, orders * T)
-                keys = torch.unique(torch.arange(len(batch))[:, None] * (self.buckets + 1) + grams)
-                df += torch.bincount(keys % (self.buckets + 1), minlength=self.buckets + 1).double()
-                n_texts += len(batch)
-                batch = []
+        for start in range(0, len(texts), batch_size):
+            chunk = texts[start : start + batch_size]
+            ids = pad_sequence(chunk, batch_first=True)  # (b, T)
+            mask = (torch.arange(ids.shape[1]) < torch.tensor([len(t) for t in chunk])[:, None]).long()
+            grams = self.ngram_ids(ids, mask)  # (b, orders * T)
+            keys = torch.unique(torch.arange(len(chunk))[:, None] * (self.buckets + 1) + grams)  # (text, n-gram)
+            df += torch.bincount(keys % (self.buckets + 1), minlength=self.buckets + 1).double()
+        n_texts = len(texts)
         idf = torch.log((1 + n_texts) / (1 + df)) + 1
         idf[df == 0] = 0.0  # never seen in training: dropped, like a word outside a TF-IDF vocabulary
         idf[0] = 0.0  # "no n-gram here"

@@ -174,11 +174,13 @@ def _train_step(ctx: LoopContext, batch: dict[str, torch.Tensor], callbacks: Cal
     callbacks.on_step_begin(ctx, batch)
     labels = batch["labels"]
     n_local = labels.shape[0]
+    # Label smoothing is the loop's, for every model: the model then returns logits only and is not asked for a
+    # loss that would be thrown away.
+    smoothing = cfg.label_smoothing if ctx.problem_type == SINGLE_LABEL else 0.0
     with ctx.autocast():
-        out = ctx.train_model(**{k: v for k, v in batch.items() if k in MODEL_INPUTS}, labels=labels)
-    loss = out.loss
-    if cfg.label_smoothing and ctx.problem_type == SINGLE_LABEL:
-        loss = F.cross_entropy(out.logits.float(), labels.long(), label_smoothing=cfg.label_smoothing)
+        inputs = {k: v for k, v in batch.items() if k in MODEL_INPUTS}
+        out = ctx.train_model(**inputs, labels=None if smoothing else labels)
+    loss = F.cross_entropy(out.logits.float(), labels.long(), label_smoothing=smoothing) if smoothing else out.loss
     ctx.step_loss = loss.detach()
     correct = (out.logits.argmax(-1) == labels).sum() if ctx.problem_type == SINGLE_LABEL else labels.new_zeros(())
     # One small all-reduce per step: global loss sum, examples, correct predictions, real tokens and the
