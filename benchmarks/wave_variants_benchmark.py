@@ -147,7 +147,7 @@ def speed_run(dataset: str, rung: tuple) -> Path:
 
 
 def device_name(record: dict) -> str:
-    """ "CPU", or the GPU's name from a device string such as "cuda:0 (NVIDIA H200)"."""
+    """The string CPU, or the GPU's name from a device string such as "cuda:0 (NVIDIA H200)"."""
     device = str(record.get("device", "cpu"))
     if device.startswith("cpu"):
         return "CPU"
