@@ -16,6 +16,8 @@ from wave_network.data import (
     CLASSIFICATION,
     REGRESSION,
     DataConfig,
+    DataConfigError,
+    DataError,
     DatasetNotFoundError,
     list_datasets,
     load_splits,
@@ -164,8 +166,64 @@ def test_split_is_stratified_80_20(cache):
     validation = collections.Counter(splits.validation["label"])
     for label, count in full.items():
         assert abs(validation[label] - count * 0.2) <= 1
-    assert splits.provenance["split"] == {"validation_fraction": 0.2, "seed": 42, "stratified": True}
+    assert splits.provenance["split"] == {"validation_fraction": 0.2, "by": "rows", "seed": 42, "stratified": True}
     assert not set(splits.train["text"]) & set(splits.validation["text"])
+
+
+def _phrase_bank(n_sentences: int = 40) -> pd.DataFrame:
+    """SST-style training rows: sentences, every contiguous phrase of each, and phrases shared by sentences."""
+    rows, seen = [], set()
+    for k in range(n_sentences):
+        words = [f"w{k}a", f"w{k}b", "the", "film", f"w{k}c"] + (["really"] if k % 3 == 0 else [])
+        for i in range(len(words)):
+            for j in range(i + 1, len(words) + 1):
+                text = " ".join(words[i:j])
+                if text not in seen:
+                    seen.add(text)
+                    rows.append({"sentence": text + " ", "label": k % 2})
+    return pd.DataFrame(rows).sample(frac=1.0, random_state=0)
+
+
+def test_sentence_split_validates_on_whole_unseen_sentences(tmp_path, cache):
+    _phrase_bank().to_csv(tmp_path / "train.csv", index=False)
+    (tmp_path / "test.csv").write_text("sentence,label\nsome new text,0\nanother one,1\n")
+    cfg = DataConfig(train_file=str(tmp_path / "train.csv"), test_file=str(tmp_path / "test.csv"),
+                     val_split="sentences", cache_dir=cache)  # fmt: skip
+    splits = load_splits(cfg)
+    all_rows = [t.split() for t in pd.read_csv(tmp_path / "train.csv")["sentence"]]
+
+    def contains(long, short):  # brute force: is `short` a contiguous run of the words of `long`?
+        return any(long[i : i + len(short)] == short for i in range(len(long) - len(short) + 1))
+
+    sentences = [r for r in all_rows if not any(o != r and len(o) > len(r) and contains(o, r) for o in all_rows)]
+    assert len(sentences) == 40
+    validation = [t.split() for t in splits.validation["text"]]
+    train = [t.split() for t in splits.train["text"]]
+    assert len(validation) == 8 and all(v in sentences for v in validation)  # ceil(0.2 x 40) whole sentences
+    training_sentences = [r for r in sentences if r not in validation]
+    for row in train:  # every training row is one of the training sentences or occurs in one
+        assert any(contains(s, row) for s in training_sentences)
+    # ...and every phrase of a training sentence is kept, including those shared with validation sentences
+    assert len(train) == sum(any(contains(s, r) for s in training_sentences) for r in all_rows)
+    assert ["the", "film"] in train
+    left_out = len(all_rows) - len(train) - len(validation)
+    assert left_out > 0 and splits.provenance["split"]["by"] == "sentences"
+    assert f"{left_out:,} phrase(s) found only in them" in splits.provenance["notes"][0]
+    assert collections.Counter(splits.validation["label"]) == {0: 4, 1: 4}  # stratified
+
+
+def test_sentence_split_refuses_data_without_sentences_or_with_pairs(tmp_path, cache):
+    (tmp_path / "one.csv").write_text("sentence,label\na good film,1\ngood film,1\na good,1\nfilm,0\n")
+    (tmp_path / "test.csv").write_text("sentence,label\nsome new text,0\nanother one,1\n")
+    with pytest.raises(DataError, match="found 1 whole sentence"):
+        load_splits(DataConfig(train_file=str(tmp_path / "one.csv"), test_file=str(tmp_path / "test.csv"),
+                               val_split="sentences", cache_dir=cache))  # fmt: skip
+    (tmp_path / "pairs.csv").write_text("a,b,label\nx y,z,1\nu v,w,0\nq,r,1\ns,t,0\n")
+    with pytest.raises(DataError, match="single texts"):
+        load_splits(DataConfig(train_file=str(tmp_path / "pairs.csv"), text_columns=("a", "b"), label_column="label",
+                               val_split="sentences", cache_dir=cache))  # fmt: skip
+    with pytest.raises(DataConfigError, match="val_split"):
+        DataConfig(val_split="phrases")
 
 
 def test_split_is_deterministic_by_seed(cache):

@@ -89,6 +89,7 @@ def _data_config(
     seed: int,
     max_train_samples: int | None,
     max_eval_samples: int | None = None,
+    val_split: str = "rows",
 ):
     from .data import DataConfig
 
@@ -104,6 +105,7 @@ def _data_config(
         seed=seed,
         max_train_samples=max_train_samples,
         max_eval_samples=max_eval_samples,
+        val_split=val_split,
     )
 
 
@@ -121,6 +123,11 @@ TEXT_COLUMN = typer.Option(None, "--text-column", help="Text column of a local f
 LABEL_COLUMN = typer.Option(None, "--label-column", help="Label column of a local file.")
 TOKENIZER = typer.Option("bert-base-uncased", "--tokenizer", help="Tokenizer name or path (bundled default).")
 MAX_LENGTH = typer.Option(512, "--max-length", help="Truncate texts to this many tokens.")
+VAL_SPLIT = typer.Option(
+    "rows",
+    "--val-split",
+    help="Validation split: rows (stratified rows) or sentences (whole sentences, for phrase data sets such as sst2).",
+)
 
 
 @app.command()
@@ -135,6 +142,7 @@ def train(
     tokenizer: str = TOKENIZER,
     max_length: int = MAX_LENGTH,
     max_train_samples: int | None = typer.Option(None, help="Stratified subsample of the training data."),
+    val_split: str = VAL_SPLIT,
     lr: float | None = typer.Option(None, "--lr", help="Peak learning rate (default: the preset's)."),
     epochs: int | None = typer.Option(None, help="Epochs (default: the preset's)."),
     batch_size: int | None = typer.Option(None, help="Global batch size (default: the preset's)."),
@@ -177,6 +185,7 @@ def train(
                 max_length,
                 seed,
                 max_train_samples,
+                val_split=val_split,
             ),
             learning_rate=lr,
             epochs=epochs,
@@ -257,6 +266,7 @@ def evaluate(
     precision: str = typer.Option("auto", help="auto (bf16 autocast where supported, as in training) or fp32."),
     output: Path | None = typer.Option(None, "--output", help="Also write the metrics as JSON here."),
     seed: int = typer.Option(42, help="Seed of the train/validation split (for --split validation)."),
+    val_split: str = VAL_SPLIT,
 ) -> None:
     """Evaluate a saved model on a data set split and print its metrics."""
     from .data import DataError
@@ -274,6 +284,7 @@ def evaluate(
             max_length,
             seed,
             None,
+            val_split=val_split,
         )
         metrics = run_evaluate(
             model_dir, data_cfg, split=split, batch_size=batch_size, device=device, precision=precision
@@ -361,6 +372,7 @@ def compare(
     max_length: int = typer.Option(128, "--max-length", help="Truncate texts to this many tokens (every model)."),
     max_train_samples: int | None = typer.Option(None, help="Stratified subsample of the training data."),
     seed: int = typer.Option(42, help="Seed of every run (initialisation, batch order, validation split)."),
+    val_split: str = VAL_SPLIT,
     epochs: int | None = typer.Option(None, help="Epochs for every gradient-trained model (default: each recipe's)."),
     epochs_for: list[str] | None = typer.Option(
         None, "--epochs-for", help="Per-model epochs MODEL=N (a budget cut for a slow baseline), repeatable."
@@ -399,6 +411,7 @@ def compare(
                 max_length,
                 seed,
                 max_train_samples,
+                val_split=val_split,
             ),
             output_dir=output_dir,
             report_dir=report_dir,

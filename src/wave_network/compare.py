@@ -54,6 +54,7 @@ _SETUP_FIELDS = (
 _DATA_IGNORED = ("cache_dir", "data_dir")
 # Fields added after runs were written: a stored run without one ran with this value.
 _ADDED_LATER = {"label_smoothing": 0.0}
+_DATA_ADDED_LATER = {"val_split": "rows"}
 
 
 @dataclass
@@ -218,7 +219,11 @@ def _setup_differences(run_dir: Path, wanted: TrainConfig) -> list[str]:
     want = json.loads(json.dumps(to_jsonable(wanted.resolved().to_dict())))
     differences = [name for name in _SETUP_FIELDS if stored.get(name, _ADDED_LATER.get(name)) != want.get(name)]
     stored_data, want_data = stored.get("data", {}), want["data"]
-    differences += [f"data.{k}" for k in want_data if k not in _DATA_IGNORED and stored_data.get(k) != want_data.get(k)]
+    differences += [
+        f"data.{k}"
+        for k in want_data
+        if k not in _DATA_IGNORED and stored_data.get(k, _DATA_ADDED_LATER.get(k)) != want_data.get(k)
+    ]
     return differences
 
 

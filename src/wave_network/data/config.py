@@ -10,6 +10,7 @@ from .catalog import CLASSIFICATION, REGRESSION, get_spec
 from .errors import DataConfigError
 
 DEFAULT_TOKENIZER = "bert-base-uncased"
+VAL_SPLITS = ("rows", "sentences")
 
 
 @dataclass
@@ -45,6 +46,9 @@ class DataConfig:
         max_length: tokens per example after truncation, [CLS] and [SEP] included.
         val_fraction: fraction of the training data held out (stratified, seeded) as the validation split; the
             paper uses an 80/20 train/validation split of the official training data.
+        val_split: how the validation split is drawn: ``"rows"`` (stratified rows) or ``"sentences"`` (whole
+            sentences, for training sets that also hold every phrase of their sentences, as SST-2 does; the
+            phrases found only in validation sentences leave training; see ``splitting.sentence_holdout``).
         seed: seeds the train/validation split and the subsampling.
         max_train_samples: keep a stratified, seeded subsample of this many training examples (quick runs).
             The validation split is drawn first, so it does not change.
@@ -65,6 +69,7 @@ class DataConfig:
     tokenizer: str = DEFAULT_TOKENIZER
     max_length: int = 512
     val_fraction: float = 0.2
+    val_split: str = "rows"
     seed: int = 42
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
@@ -115,6 +120,8 @@ class DataConfig:
             self._fail("val_fraction", "a number in (0, 1)")
         if not 0 < self.val_fraction < 1:
             self._fail("val_fraction", "a number in (0, 1)")
+        if self.val_split not in VAL_SPLITS:
+            self._fail("val_split", " or ".join(map(repr, VAL_SPLITS)))
         if not _is_int(self.seed):
             self._fail("seed", "an integer")
         for name in ("max_train_samples", "max_eval_samples"):

@@ -31,7 +31,7 @@ from .errors import DataConfigError, EmptyDatasetError, InvalidLabelError
 from .labels import LabelScheme, inferred_scheme, integer_scheme, named_scheme
 from .raw import RawData, class_label_names, read_raw
 from .sources import default_cache_dir
-from .splitting import holdout, subsample
+from .splitting import holdout, sentence_holdout, subsample
 
 # Bump when the canonical columns change, so cached results of older code are not reused.
 _CANONICAL_VERSION = "1"
@@ -83,12 +83,23 @@ def load_splits(cfg: DataConfig) -> TextSplits:
         test, dropped_test = _canonical(raw.test, raw.test_spec, scheme, raw.test_origin)
         test_role = raw.provenance.pop("test_role")
     else:
-        train_full, test, carve = holdout(train_full, cfg.val_fraction, cfg.seed)
+        carve_split = sentence_holdout if cfg.val_split == "sentences" else holdout
+        train_full, test, carve = carve_split(train_full, cfg.val_fraction, cfg.seed)
         dropped_test = 0
         test_role = f"held out of the training data ({cfg.val_fraction:.0%}; no test split was given)"
         notes.append(f"The test split is {test_role}, split {'stratified' if carve['stratified'] else 'at random'}.")
+        if "left_out_phrases" in carve:
+            dropped = carve["left_out_phrases"]
+            notes.append(f"It is whole sentences; {dropped:,} phrase(s) found only in them were dropped.")
     rows = {"train_file": len(raw.train), "test_file": len(raw.test) if raw.test is not None else None}
-    train, validation, split = holdout(train_full, cfg.val_fraction, cfg.seed)
+    if cfg.val_split == "sentences":
+        train, validation, split = sentence_holdout(train_full, cfg.val_fraction, cfg.seed)
+        notes.append(
+            f"The validation split is {len(validation):,} whole sentences of {split['sentences']:,}; "
+            f"{split['left_out_phrases']:,} phrase(s) found only in them were left out of training."
+        )
+    else:
+        train, validation, split = holdout(train_full, cfg.val_fraction, cfg.seed)
     subsampled = {}
     if cfg.max_train_samples:
         train, subsampled["train"] = subsample(train, cfg.max_train_samples, cfg.seed)
@@ -114,6 +125,7 @@ def load_splits(cfg: DataConfig) -> TextSplits:
         "dropped_empty": {"train": dropped_train, "test": dropped_test},
         "split": {
             "validation_fraction": cfg.val_fraction,
+            "by": cfg.val_split,
             "seed": cfg.seed,
             "stratified": split["stratified"],
         },

@@ -7,6 +7,11 @@ has ``ceil(fraction * n)`` rows) and the splits are ``Dataset.select`` views wit
 the parent's, so the tokenization cache recognises them on the next run. Stratification needs class labels and
 at least two examples per class; when it is impossible (regression, a class with one example, fewer rows than
 classes) the split is a seeded random one instead, and the returned info says so.
+
+``sentence_holdout`` is the validation split for training sets that hold every phrase of their sentences as rows
+of their own (SST-2: 67,349 phrases of 6,885 sentences). A random row split would validate on phrases whose
+sentences, and usually the phrases themselves, are in training: that measures memorisation, not the unseen whole
+sentences the test set holds, and it picks the wrong epoch.
 """
 
 from __future__ import annotations
@@ -28,6 +33,52 @@ def holdout(ds: datasets.Dataset, fraction: float, seed: int) -> tuple[datasets.
     return kept, held, {"fraction": fraction, "seed": seed, "stratified": stratified}
 
 
+def sentence_holdout(
+    ds: datasets.Dataset, fraction: float, seed: int
+) -> tuple[datasets.Dataset, datasets.Dataset, dict]:
+    """``(train, validation, info)`` for a training set of phrases and the sentences they come from.
+
+    A *sentence* is a row whose text (as whitespace-separated words) is no contiguous run of words of another
+    row; every other row is a phrase. ``ceil(fraction x sentences)`` sentences, stratified and seeded like
+    ``holdout``, become the validation split. Training keeps the other sentences and every phrase that occurs in
+    one of them (or in no sentence at all); the phrases that occur only in validation sentences are left out of
+    both splits and counted in ``info["left_out_phrases"]``, so no part of a validation sentence is trained on
+    unless a training sentence holds it too, as for the test set.
+    """
+    if "text_pair" in ds.column_names:
+        raise DataError("the sentence-level validation split needs single texts, not text pairs")
+    words = [text.split() for text in ds["text"]]
+    texts = [" ".join(w) for w in words]
+    inner = {" ".join(w[i:j]) for w in words for i in range(len(w)) for j in range(i + 1, len(w) + 1) if j - i < len(w)}
+    sentences = np.array([i for i, text in enumerate(texts) if text and text not in inner])
+    if len(sentences) < 2:
+        raise DataError(
+            f"the sentence-level validation split found {len(sentences)} whole sentence(s) among {len(ds):,} rows; "
+            "it is meant for phrase data sets such as SST-2 (use the default row split otherwise)"
+        )
+    labels = column_array(ds, "label") if isinstance(ds.features.get("label"), datasets.ClassLabel) else None
+    kept, held, stratified = _split_indices(len(sentences), labels[sentences] if labels is not None else None,
+                                            seed, test_size=fraction)  # fmt: skip
+    held_out = set(sentences[held].tolist())
+
+    def spans(rows: np.ndarray) -> set[str]:
+        return {
+            " ".join(words[r][i:j]) for r in rows for i in range(len(words[r])) for j in range(i + 1, len(words[r]) + 1)
+        }
+
+    in_training, in_validation = spans(sentences[kept]), spans(sentences[held])
+    train_rows = [
+        i for i, text in enumerate(texts) if i not in held_out and (text in in_training or text not in in_validation)
+    ]
+    left_out = len(ds) - len(train_rows) - len(held_out)
+    key = Hasher.hash((ds._fingerprint, seed, fraction, stratified, "sentences"))
+    train = ds.select(train_rows, new_fingerprint=f"{key}-0")
+    validation = ds.select(sorted(held_out), new_fingerprint=f"{key}-1")
+    info = {"fraction": fraction, "seed": seed, "stratified": stratified, "sentences": len(sentences),
+            "left_out_phrases": left_out}  # fmt: skip
+    return train, validation, info
+
+
 def subsample(ds: datasets.Dataset, n: int, seed: int) -> tuple[datasets.Dataset, dict | None]:
     """A stratified, seeded sample of ``n`` rows (``ds`` itself when it has at most ``n``), and what was
     done."""
@@ -38,17 +89,24 @@ def subsample(ds: datasets.Dataset, n: int, seed: int) -> tuple[datasets.Dataset
 
 
 def _split(ds: datasets.Dataset, seed: int, **size: float | int) -> tuple[datasets.Dataset, datasets.Dataset, bool]:
-    indices = np.arange(len(ds))
-    random_state = seed % 2**32  # scikit-learn accepts seeds in [0, 2**32)
-    stratified = isinstance(ds.features.get("label"), datasets.ClassLabel)
-    parts = None
-    if stratified:
-        try:
-            parts = train_test_split(indices, random_state=random_state, stratify=column_array(ds, "label"), **size)
-        except ValueError:  # too few examples of some class to stratify: a random split instead
-            stratified = False
-    if parts is None:
-        parts = train_test_split(indices, random_state=random_state, **size)
+    labels = column_array(ds, "label") if isinstance(ds.features.get("label"), datasets.ClassLabel) else None
+    *parts, stratified = _split_indices(len(ds), labels, seed, **size)
     key = Hasher.hash((ds._fingerprint, seed, sorted(size.items()), stratified))
     kept, held = (ds.select(p, new_fingerprint=f"{key}-{i}") for i, p in enumerate(parts))
     return kept, held, stratified
+
+
+def _split_indices(
+    n: int, labels: np.ndarray | None, seed: int, **size: float | int
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Kept and held-out positions in ``range(n)``, stratified by ``labels`` where possible, and whether they are."""
+    indices = np.arange(n)
+    random_state = seed % 2**32  # scikit-learn accepts seeds in [0, 2**32)
+    if labels is not None:
+        try:
+            kept, held = train_test_split(indices, random_state=random_state, stratify=labels, **size)
+            return kept, held, True
+        except ValueError:  # too few examples of some class to stratify: a random split instead
+            pass
+    kept, held = train_test_split(indices, random_state=random_state, **size)
+    return kept, held, False
