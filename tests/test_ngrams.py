@@ -174,33 +174,6 @@ def test_config_rejects_inconsistent_wide_path_settings(bad):
         WaveConfig(**SMALL, **bad)
 
 
-@pytest.mark.parametrize("bad", [{"path_loss_weight": 1.0}, {"path_loss_weight": -0.5, "bag_ngram_orders": [1],
-                                                             "bag_buckets": 8}])  # fmt: skip
-def test_config_rejects_a_path_loss_without_a_wide_path_or_below_zero(bad):
-    with pytest.raises(ValueError, match="path_loss_weight"):
-        WaveConfig(**SMALL, **bad)
-
-
-def test_path_loss_adds_each_paths_own_loss_in_training_only():
-    torch.manual_seed(0)
-    model = WaveForSequenceClassification(WaveConfig(**WIDE, path_loss_weight=0.5))  # dropout 0: train is exact
-    with torch.no_grad():
-        model.ngram_bag.weights.weight[1:].normal_()
-    ids, mask = batch()
-    labels = torch.tensor([0, 2, 1, 2])
-    with torch.no_grad():
-        wave = model.classifier(model.wave(input_ids=ids, attention_mask=mask).pooler_output)
-        wide = model.ngram_bag(ids, mask)
-        out = model.train()(input_ids=ids, attention_mask=mask, labels=labels)
-        evaluated = model.eval()(input_ids=ids, attention_mask=mask, labels=labels)
-    ce = torch.nn.functional.cross_entropy
-    torch.testing.assert_close(out.logits, wave + wide)
-    torch.testing.assert_close(out.loss, ce(wave + wide, labels) + 0.5 * (ce(wave, labels) + ce(wide, labels)))
-    assert [a.shape for a in out.aux_logits] == [(4, 3), (4, 3)] and out.aux_loss_weight == 0.5
-    torch.testing.assert_close(evaluated.loss, ce(wave + wide, labels))  # evaluation scores the sum alone
-    assert evaluated.aux_logits is None
-
-
 def test_wide_model_round_trips_through_save_pretrained(tmp_path):
     model = WaveForSequenceClassification(WaveConfig(**WIDE, sparse_embeddings=True)).eval()
     with torch.no_grad():

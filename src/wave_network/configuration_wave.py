@@ -48,10 +48,6 @@ class WaveConfig(PretrainedConfig):
             a weight by about the learning rate per step whatever its gradient's scale, so this multiplier sets how
             fast the wide path learns relative to the wave path (a linear model over n-grams needs weights of order
             1 to 10, far more than the few hundred steps x 1e-3 that Adam gives an unscaled table).
-        path_loss_weight: weight of each path's own loss, added in training to the loss of their summed logits
-            (deep supervision, Lee et al. 2015). With 0 only the sum is trained, and once the wave path has
-            memorised the training texts the wide path stops learning; with a weight > 0 each path must also
-            classify alone, so the sum is an ensemble of two complete classifiers. Needs the wide path.
         sparse_embeddings: the token and n-gram tables produce sparse gradients and train with lazy Adam (only the
             rows a batch touches move; see ``wave_network.training.optim``). A step then costs time in the batch's
             tokens instead of in the tables' rows, which is what makes large n-gram tables affordable on a CPU.
@@ -97,7 +93,6 @@ class WaveConfig(PretrainedConfig):
         bag_buckets: int = 0,
         bag_weighting: str = "mean",
         bag_scale: float = 1.0,
-        path_loss_weight: float = 0.0,
         sparse_embeddings: bool = False,
         token_embeddings_from: str | None = None,
         ffn_dim: int = 768,
@@ -130,7 +125,6 @@ class WaveConfig(PretrainedConfig):
         self.bag_buckets = bag_buckets
         self.bag_weighting = bag_weighting
         self.bag_scale = bag_scale
-        self.path_loss_weight = path_loss_weight
         self.sparse_embeddings = sparse_embeddings
         self.token_embeddings_from = token_embeddings_from
         self.ffn_dim = ffn_dim
@@ -185,10 +179,6 @@ class WaveConfig(PretrainedConfig):
         self._check_ngrams("bag_ngram_orders", "bag_buckets", lowest=1)
         if not self.bag_scale > 0:
             raise ValueError(f"WaveConfig.bag_scale must be > 0, got {self.bag_scale}")
-        if not self.path_loss_weight >= 0:
-            raise ValueError(f"WaveConfig.path_loss_weight must be >= 0, got {self.path_loss_weight}")
-        if self.path_loss_weight and not self.bag_ngram_orders:
-            raise ValueError("WaveConfig.path_loss_weight > 0 needs the wide path (bag_ngram_orders)")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"WaveConfig.dropout must be in [0, 1), got {self.dropout}")
         if self.problem_type == "regression" and self.num_labels != 1:

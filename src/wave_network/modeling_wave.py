@@ -8,7 +8,6 @@ saved Wave Network and ``save_pretrained`` writes safetensors.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -98,17 +97,6 @@ class WaveModel(WavePreTrainedModel):
         )
 
 
-@dataclass
-class WaveClassifierOutput(SequenceClassifierOutput):
-    """``SequenceClassifierOutput`` plus, in training with ``config.path_loss_weight > 0``, each path's own logits
-    (``aux_logits``: wave path, wide path) and the weight of their losses. ``loss``, when labels are given, already
-    includes them; a loop that computes its own loss from ``logits`` (label smoothing) adds
-    ``aux_loss_weight x`` its loss of each of ``aux_logits``."""
-
-    aux_logits: tuple[Tensor, ...] | None = None
-    aux_loss_weight: float | None = None  # a ModelOutput's fields all default to None
-
-
 class WaveForSequenceClassification(WavePreTrainedModel):
     """Wave Network text classifier (paper section 4a): WaveModel -> dropout -> linear head, with the loss chosen by
     ``config.problem_type`` (cross-entropy, multi-label BCE or MSE regression). With ``config.bag_ngram_orders``, a
@@ -141,7 +129,7 @@ class WaveForSequenceClassification(WavePreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         **kwargs,
-    ) -> WaveClassifierOutput:
+    ) -> SequenceClassifierOutput:
         out = self.wave(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -150,24 +138,10 @@ class WaveForSequenceClassification(WavePreTrainedModel):
             output_hidden_states=output_hidden_states,
         )
         logits = self.classifier(self.dropout(out.pooler_output))  # (B, C)
-        aux_logits = None
         if self.ngram_bag is not None and input_ids is not None:
-            wide_logits = self.ngram_bag(input_ids, attention_mask)  # the wide path (B, C)
-            if self.training and self.config.path_loss_weight:
-                aux_logits = (logits, wide_logits)
-            logits = logits + wide_logits
-        loss = None
-        if labels is not None:
-            loss = self.compute_loss(logits, labels)
-            if aux_logits is not None:
-                loss = loss + self.config.path_loss_weight * sum(self.compute_loss(a, labels) for a in aux_logits)
-        return WaveClassifierOutput(
-            loss=loss,
-            logits=logits,
-            hidden_states=out.hidden_states,
-            aux_logits=aux_logits,
-            aux_loss_weight=self.config.path_loss_weight if aux_logits is not None else None,
-        )
+            logits = logits + self.ngram_bag(input_ids, attention_mask)  # the wide path (B, C)
+        loss = self.compute_loss(logits, labels) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
 
     def compute_loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         problem = self.config.problem_type

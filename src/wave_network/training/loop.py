@@ -180,17 +180,7 @@ def _train_step(ctx: LoopContext, batch: dict[str, torch.Tensor], callbacks: Cal
     with ctx.autocast():
         inputs = {k: v for k, v in batch.items() if k in MODEL_INPUTS}
         out = ctx.train_model(**inputs, labels=None if smoothing else labels)
-    if smoothing:
-        # A model with auxiliary heads (e.g. each path of a wide-and-deep Wave model) names them and their weight.
-        def smoothed(logits: torch.Tensor) -> torch.Tensor:
-            return F.cross_entropy(logits.float(), labels.long(), label_smoothing=smoothing)
-
-        loss = smoothed(out.logits)
-        aux_logits = getattr(out, "aux_logits", None)
-        if aux_logits:
-            loss = loss + out.aux_loss_weight * sum(smoothed(a) for a in aux_logits)
-    else:
-        loss = out.loss
+    loss = F.cross_entropy(out.logits.float(), labels.long(), label_smoothing=smoothing) if smoothing else out.loss
     ctx.step_loss = loss.detach()
     correct = (out.logits.argmax(-1) == labels).sum() if ctx.problem_type == SINGLE_LABEL else labels.new_zeros(())
     # One small all-reduce per step: global loss sum, examples, correct predictions, real tokens and the
