@@ -181,6 +181,7 @@ def _phrase_bank(n_sentences: int = 40) -> pd.DataFrame:
                 if text not in seen:
                     seen.add(text)
                     rows.append({"sentence": text + " ", "label": k % 2})
+    rows.append({"sentence": "w0a w0b the film w0c really ", "label": 0})  # a sentence in two rows
     return pd.DataFrame(rows).sample(frac=1.0, random_state=0)
 
 
@@ -195,11 +196,14 @@ def test_sentence_split_validates_on_whole_unseen_sentences(tmp_path, cache):
     def contains(long, short):  # brute force: is `short` a contiguous run of the words of `long`?
         return any(long[i : i + len(short)] == short for i in range(len(long) - len(short) + 1))
 
-    sentences = [r for r in all_rows if not any(o != r and len(o) > len(r) and contains(o, r) for o in all_rows)]
-    assert len(sentences) == 40
+    sentences = [r for r in all_rows if not any(len(o) > len(r) and contains(o, r) for o in all_rows)]
+    assert len(sentences) == 41 and len({tuple(r) for r in sentences}) == 40
     validation = [t.split() for t in splits.validation["text"]]
     train = [t.split() for t in splits.train["text"]]
-    assert len(validation) == 8 and all(v in sentences for v in validation)  # ceil(0.2 x 40) whole sentences
+    assert all(v in sentences for v in validation)
+    assert len({tuple(v) for v in validation}) == 8  # ceil(0.2 x 40) distinct whole sentences
+    twice = "w0a w0b the film w0c really".split()
+    assert (validation.count(twice), train.count(twice)) in ((2, 0), (0, 2))  # never split between the sides
     training_sentences = [r for r in sentences if r not in validation]
     for row in train:  # every training row is one of the training sentences or occurs in one
         assert any(contains(s, row) for s in training_sentences)
@@ -209,7 +213,8 @@ def test_sentence_split_validates_on_whole_unseen_sentences(tmp_path, cache):
     left_out = len(all_rows) - len(train) - len(validation)
     assert left_out > 0 and splits.provenance["split"]["by"] == "sentences"
     assert f"{left_out:,} phrase(s) found only in them" in splits.provenance["notes"][0]
-    assert collections.Counter(splits.validation["label"]) == {0: 4, 1: 4}  # stratified
+    labels = dict(zip(splits.validation["text"], splits.validation["label"], strict=True))
+    assert collections.Counter(labels.values()) == {0: 4, 1: 4}  # stratified
 
 
 def test_sentence_split_refuses_data_without_sentences_or_with_pairs(tmp_path, cache):

@@ -39,18 +39,23 @@ def sentence_holdout(
     """``(train, validation, info)`` for a training set of phrases and the sentences they come from.
 
     A *sentence* is a row whose text (as whitespace-separated words) is no contiguous run of words of another
-    row; every other row is a phrase. ``ceil(fraction x sentences)`` sentences, stratified and seeded like
-    ``holdout``, become the validation split. Training keeps the other sentences and every phrase that occurs in
-    one of them (or in no sentence at all); the phrases that occur only in validation sentences are left out of
-    both splits and counted in ``info["left_out_phrases"]``, so no part of a validation sentence is trained on
-    unless a training sentence holds it too, as for the test set.
+    row; every other row is a phrase. ``ceil(fraction x sentences)`` distinct sentences, stratified and seeded
+    like ``holdout``, become the validation split (every row of a repeated sentence goes with it). Training keeps
+    the other sentences and every phrase that occurs in one of them (or in no sentence at all); the phrases that
+    occur only in validation sentences are left out of both splits and counted in ``info["left_out_phrases"]``,
+    so no part of a validation sentence is trained on unless a training sentence holds it too, as for the test
+    set.
     """
     if "text_pair" in ds.column_names:
         raise DataError("the sentence-level validation split needs single texts, not text pairs")
     words = [text.split() for text in ds["text"]]
     texts = [" ".join(w) for w in words]
     inner = {" ".join(w[i:j]) for w in words for i in range(len(w)) for j in range(i + 1, len(w) + 1) if j - i < len(w)}
-    sentences = np.array([i for i, text in enumerate(texts) if text and text not in inner])
+    first = {}  # each sentence's first row: a sentence that occurs twice goes wholly to one side
+    for i, text in enumerate(texts):
+        if text and text not in inner:
+            first.setdefault(text, i)
+    sentences = np.array(sorted(first.values()), dtype=np.int64)
     if len(sentences) < 2:
         raise DataError(
             f"the sentence-level validation split found {len(sentences)} whole sentence(s) among {len(ds):,} rows; "
@@ -59,7 +64,8 @@ def sentence_holdout(
     labels = column_array(ds, "label") if isinstance(ds.features.get("label"), datasets.ClassLabel) else None
     kept, held, stratified = _split_indices(len(sentences), labels[sentences] if labels is not None else None,
                                             seed, test_size=fraction)  # fmt: skip
-    held_out = set(sentences[held].tolist())
+    held_texts = {texts[i] for i in sentences[held]}
+    held_out = [i for i, text in enumerate(texts) if text in held_texts]
 
     def spans(rows: np.ndarray) -> set[str]:
         return {
@@ -68,12 +74,14 @@ def sentence_holdout(
 
     in_training, in_validation = spans(sentences[kept]), spans(sentences[held])
     train_rows = [
-        i for i, text in enumerate(texts) if i not in held_out and (text in in_training or text not in in_validation)
+        i
+        for i, text in enumerate(texts)
+        if text not in held_texts and (text in in_training or text not in in_validation)
     ]
     left_out = len(ds) - len(train_rows) - len(held_out)
     key = Hasher.hash((ds._fingerprint, seed, fraction, stratified, "sentences"))
     train = ds.select(train_rows, new_fingerprint=f"{key}-0")
-    validation = ds.select(sorted(held_out), new_fingerprint=f"{key}-1")
+    validation = ds.select(held_out, new_fingerprint=f"{key}-1")
     info = {"fraction": fraction, "seed": seed, "stratified": stratified, "sentences": len(sentences),
             "left_out_phrases": left_out}  # fmt: skip
     return train, validation, info
