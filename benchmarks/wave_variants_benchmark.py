@@ -84,12 +84,9 @@ LADDER = [
 
 # Runs this 2-core CPU does not afford; `--full` trains them too. Each names its seeds and why.
 RUNG_SEEDS = {
-    # D=768 costs about 12 minutes per SST-2 seed on one core; the one seed that compare ran is kept.
+    # D=768 costs about 28 minutes per SST-2 seed on one core beside another run: one seed.
     ("sst2", "paper-modulation"): [42],
     ("imdb", "paper-modulation"): [42],  # 50 CPU minutes per seed at 512 tokens (the Table 2 run)
-    # The pre-trained rungs on SST-2 (about 15 single-core minutes per seed): not run yet for lack of session time.
-    ("sst2", "wave-minilm (pre-trained)"): [],
-    ("sst2", "wave-minilm-wide (pre-trained)"): [],
 }
 # IMDB at 512 tokens: about 75 single-core minutes per seed for the wave-wide rungs. The two rungs below were
 # trained on a GPU machine (benchmarks/gpu_variants.sh); the others are left out on IMDB without --full.
