@@ -6,7 +6,7 @@ Shapes: B batch, T tokens, D width.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import torch
 from torch import Tensor, nn
@@ -87,15 +87,6 @@ class WaveEmbeddings(nn.Module):
         return self.dropout(x)
 
 
-def _padded_batches(texts: Iterable[list[int]], batch_size: int) -> Iterator[tuple[Tensor, Tensor]]:
-    """Token-id lists as padded ``(input_ids, attention_mask)`` batches (b, T) of at most ``batch_size`` texts."""
-    texts = [torch.as_tensor(list(t), dtype=torch.long) for t in texts]
-    for start in range(0, len(texts), batch_size):
-        chunk = texts[start : start + batch_size]
-        ids = pad_sequence(chunk, batch_first=True)  # (b, T)
-        yield ids, (torch.arange(ids.shape[1]) < torch.tensor([len(t) for t in chunk])[:, None]).long()
-
-
 class NGramBag(nn.Module):
     """The wide path: a linear classifier over the text's bag of hashed n-grams (fastText without its hidden layer,
     Joulin et al. 2017; the "wide" half of Wide & Deep, Cheng et al. 2016). Every n-gram of ``bag_ngram_orders``
@@ -133,44 +124,34 @@ class NGramBag(nn.Module):
     def fit_document_frequencies(self, texts: Iterable[list[int]], batch_size: int = 1024) -> None:
         """Set ``idf`` = ln((1 + N) / (1 + df)) + 1 from N training texts (token-id lists), as scikit-learn's
         smoothed idf, and 0 for n-grams no training text has. Only for ``bag_weighting="tfidf"``."""
+        texts = [torch.as_tensor(list(t), dtype=torch.long) for t in texts]
         df = torch.zeros(self.buckets + 1, dtype=torch.float64)
-        n_texts = 0
-        for ids, mask in _padded_batches(texts, batch_size):
+        for start in range(0, len(texts), batch_size):
+            chunk = texts[start : start + batch_size]
+            ids = pad_sequence(chunk, batch_first=True)  # (b, T)
+            mask = (torch.arange(ids.shape[1]) < torch.tensor([len(t) for t in chunk])[:, None]).long()
             grams = self.ngram_ids(ids, mask)  # (b, orders * T)
-            keys = torch.unique(torch.arange(ids.shape[0])[:, None] * (self.buckets + 1) + grams)  # (text, n-gram)
+            keys = torch.unique(torch.arange(len(chunk))[:, None] * (self.buckets + 1) + grams)  # (text, n-gram)
             df += torch.bincount(keys % (self.buckets + 1), minlength=self.buckets + 1).double()
-            n_texts += ids.shape[0]
+        n_texts = len(texts)
         idf = torch.log((1 + n_texts) / (1 + df)) + 1
         idf[df == 0] = 0.0  # never seen in training: dropped, like a word outside a TF-IDF vocabulary
         idf[0] = 0.0  # "no n-gram here"
         self.idf.copy_(idf.to(self.idf.dtype))
 
-    def features(self, input_ids: Tensor, attention_mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-        """The texts' sparse feature vectors as ``(text, gram, value)`` (U,) each: every distinct n-gram of each
-        text once, with its weight (``"mean"``: its count over the text's n-gram count; ``"tfidf"``: sublinear tf x
-        idf, L2-normalised per text). The logits are ``scale x sum(value x weights[gram])`` per text."""
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None) -> Tensor:
+        """Logits (B, C) of the bag of n-grams of ``input_ids`` (B, T)."""
         ids = self.ngram_ids(input_ids, attention_mask)  # (B, K)
+        if self.weighting == "mean":
+            count = (ids > 0).sum(1, keepdim=True).clamp(min=1)  # (B, 1) n-grams per text
+            return self.scale * self.weights(ids).sum(1) / count  # (B, C)
         B, rows = ids.shape[0], self.buckets + 1
         keys, tf = torch.unique(torch.arange(B, device=ids.device)[:, None] * rows + ids, return_counts=True)
         text, gram = keys // rows, keys % rows  # (U,) each distinct (text, n-gram) pair once
-        real = gram > 0
-        text, gram, tf = text[real], gram[real], tf[real].float()
-        if self.weighting == "mean":
-            count = torch.zeros(B, device=ids.device).index_add_(0, text, tf)  # (B,) n-grams per text
-            return text, gram, tf / count[text]
-        value = (1 + torch.log(tf)) * self.idf[gram]  # (U,) sublinear tf x idf
+        value = (1 + torch.log(tf.float())) * self.idf[gram] * (gram > 0)  # (U,) sublinear tf x idf
         norm = torch.zeros(B, device=ids.device).index_add_(0, text, value * value).sqrt().clamp(min=1e-12)
-        return text, gram, value / norm[text]  # (U,) L2-normalised per text
-
-    def forward(self, input_ids: Tensor, attention_mask: Tensor | None) -> Tensor:
-        """Logits (B, C) of the bag of n-grams of ``input_ids`` (B, T)."""
-        if self.weighting == "mean":  # a plain sum over positions: faster than finding distinct n-grams
-            ids = self.ngram_ids(input_ids, attention_mask)  # (B, K)
-            count = (ids > 0).sum(1, keepdim=True).clamp(min=1)  # (B, 1) n-grams per text
-            return self.scale * self.weights(ids).sum(1) / count  # (B, C)
-        text, gram, value = self.features(input_ids, attention_mask)
-        logits = torch.zeros(input_ids.shape[0], self.weights.embedding_dim, device=input_ids.device,
-                             dtype=self.weights.weight.dtype)  # fmt: skip
+        value = value / norm[text]  # (U,) L2-normalised per text
+        logits = torch.zeros(B, self.weights.embedding_dim, device=ids.device, dtype=self.weights.weight.dtype)
         return self.scale * logits.index_add_(0, text, value[:, None] * self.weights(gram))  # (B, C)
 
 

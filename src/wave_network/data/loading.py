@@ -79,27 +79,19 @@ def load_splits(cfg: DataConfig) -> TextSplits:
     scheme = _scheme(cfg, raw)
     train_full, dropped_train = _canonical(raw.train, raw.train_spec, scheme, raw.train_origin)
     notes = []
+    carve = sentence_holdout if cfg.val_split == "sentences" else holdout  # how the test and validation are held out
     if raw.test is not None:
         test, dropped_test = _canonical(raw.test, raw.test_spec, scheme, raw.test_origin)
         test_role = raw.provenance.pop("test_role")
     else:
-        carve_split = sentence_holdout if cfg.val_split == "sentences" else holdout
-        train_full, test, carve = carve_split(train_full, cfg.val_fraction, cfg.seed)
+        train_full, test, carved = carve(train_full, cfg.val_fraction, cfg.seed)
         dropped_test = 0
         test_role = f"held out of the training data ({cfg.val_fraction:.0%}; no test split was given)"
-        notes.append(f"The test split is {test_role}, split {'stratified' if carve['stratified'] else 'at random'}.")
-        if "left_out_phrases" in carve:
-            dropped = carve["left_out_phrases"]
-            notes.append(f"It is whole sentences; {dropped:,} phrase(s) found only in them were dropped.")
+        notes.append(f"The test split is {test_role}, split {'stratified' if carved['stratified'] else 'at random'}.")
+        notes += _sentence_note("test", test, carved)
     rows = {"train_file": len(raw.train), "test_file": len(raw.test) if raw.test is not None else None}
-    if cfg.val_split == "sentences":
-        train, validation, split = sentence_holdout(train_full, cfg.val_fraction, cfg.seed)
-        notes.append(
-            f"The validation split is {len(validation):,} whole sentences of {split['sentences']:,}; "
-            f"{split['left_out_phrases']:,} phrase(s) found only in them were left out of training."
-        )
-    else:
-        train, validation, split = holdout(train_full, cfg.val_fraction, cfg.seed)
+    train, validation, split = carve(train_full, cfg.val_fraction, cfg.seed)
+    notes += _sentence_note("validation", validation, split)
     subsampled = {}
     if cfg.max_train_samples:
         train, subsampled["train"] = subsample(train, cfg.max_train_samples, cfg.seed)
@@ -133,6 +125,16 @@ def load_splits(cfg: DataConfig) -> TextSplits:
         "notes": notes,
     }
     return TextSplits(train, validation, test, list(scheme.names), scheme.problem_type, provenance)
+
+
+def _sentence_note(name: str, held: datasets.Dataset, info: dict) -> list[str]:
+    """What a sentence-level hold-out did, for the provenance notes (nothing for a row split)."""
+    if "left_out_phrases" not in info:
+        return []
+    return [
+        f"The {name} split is {len(held):,} rows of whole sentences (of {info['sentences']:,}); "
+        f"{info['left_out_phrases']:,} phrase(s) found only in them were left out of training."
+    ]
 
 
 def _columns_record(spec: FileSpec) -> dict[str, Any]:

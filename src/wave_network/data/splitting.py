@@ -16,6 +16,8 @@ sentences the test set holds, and it picks the wrong epoch.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import datasets
 import numpy as np
 from datasets.fingerprint import Hasher
@@ -50,7 +52,7 @@ def sentence_holdout(
         raise DataError("the sentence-level validation split needs single texts, not text pairs")
     words = [text.split() for text in ds["text"]]
     texts = [" ".join(w) for w in words]
-    inner = {" ".join(w[i:j]) for w in words for i in range(len(w)) for j in range(i + 1, len(w) + 1) if j - i < len(w)}
+    inner = {run for w in words for run in _word_runs(w, proper=True)}
     first = {}  # each sentence's first row: a sentence that occurs twice goes wholly to one side
     for i, text in enumerate(texts):
         if text and text not in inner:
@@ -66,13 +68,9 @@ def sentence_holdout(
                                             seed, test_size=fraction)  # fmt: skip
     held_texts = {texts[i] for i in sentences[held]}
     held_out = [i for i, text in enumerate(texts) if text in held_texts]
-
-    def spans(rows: np.ndarray) -> set[str]:
-        return {
-            " ".join(words[r][i:j]) for r in rows for i in range(len(words[r])) for j in range(i + 1, len(words[r]) + 1)
-        }
-
-    in_training, in_validation = spans(sentences[kept]), spans(sentences[held])
+    in_training, in_validation = (
+        {run for r in rows for run in _word_runs(words[r])} for rows in (sentences[kept], sentences[held])
+    )
     train_rows = [
         i
         for i, text in enumerate(texts)
@@ -85,6 +83,12 @@ def sentence_holdout(
     info = {"fraction": fraction, "seed": seed, "stratified": stratified, "sentences": len(sentences),
             "left_out_phrases": left_out}  # fmt: skip
     return train, validation, info
+
+
+def _word_runs(words: list[str], proper: bool = False) -> Iterator[str]:
+    """Every contiguous run of ``words``, joined by spaces; ``proper`` leaves out the whole."""
+    n = len(words)
+    return (" ".join(words[i:j]) for i in range(n) for j in range(i + 1, n + 1) if not (proper and j - i == n))
 
 
 def subsample(ds: datasets.Dataset, n: int, seed: int) -> tuple[datasets.Dataset, dict | None]:
