@@ -68,6 +68,12 @@ LADDER = [
     ("wave-wide, mean weighting", "wave-wide", MEAN_WEIGHTING, "+ label smoothing 0.1"),
     ("wave-wide", "wave-wide", [], "wide path on TF-IDF features (sublinear tf x idf, L2) instead of the mean"),
     (
+        "wave-wide, nb weighting",
+        "wave-wide",
+        ["bag_weighting=nb"],
+        "wide path on NBSVM features (binary n-grams x Naive Bayes log-count ratios, L2) instead of TF-IDF",
+    ),
+    (
         "wave-minilm (pre-trained)",
         "wave-minilm",
         [],

@@ -228,3 +228,64 @@ def test_training_counts_the_document_frequencies_and_saves_them(tmp_path):
     model.save_pretrained(tmp_path)
     loaded = WaveForSequenceClassification.from_pretrained(tmp_path)
     torch.testing.assert_close(loaded.ngram_bag.idf, idf)
+
+
+def _texts(seed, n=12, T=9):
+    """n token-id lists of random lengths 1..T (ids 1..49)."""
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(1, T + 1, (n,), generator=g)
+    return [torch.randint(1, 50, (int(k),), generator=g).tolist() for k in lengths]
+
+
+def test_nb_wide_path_matches_an_nbsvm_reference():
+    """Wang & Manning's NBSVM features, from plain-Python hashes and NumPy: binarised n-gram presence times each
+    class's log-count ratio (one class against the rest, alpha 1), L2-normalised per text and class."""
+    import numpy as np
+
+    torch.manual_seed(0)
+    model = WaveForSequenceClassification(WaveConfig(**WIDE, bag_weighting="nb")).eval()
+    texts = _texts(seed=1)
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 0, 1])
+    model.fit_text_statistics(texts, labels.tolist())
+    ids, mask = batch(seed=2)
+    table = model.ngram_bag.weights.weight
+    with torch.no_grad():
+        wave_only = model(input_ids=ids, attention_mask=mask).logits
+        table[1:].normal_()
+        got = model(input_ids=ids, attention_mask=mask).logits - wave_only
+
+    def presence(tokens, keep):  # (30,) 1 where the text holds the bucket's n-gram
+        out = np.zeros(30)
+        for n in (1, 2):
+            for b in reference_ngram_ids(tokens, keep, n, 29):
+                out[b] = 1.0
+        out[0] = 0.0
+        return out
+
+    train = np.stack([presence(t, [1] * len(t)) for t in texts])  # (12, 30)
+    seen = train.sum(0) > 0
+    want = np.zeros((ids.shape[0], 3))
+    for c in range(3):
+        p = train[labels == c].sum(0)[seen] + 1
+        q = train[labels != c].sum(0)[seen] + 1
+        ratio = np.log(p / p.sum()) - np.log(q / q.sum())  # (seen n-grams,)
+        for row in range(ids.shape[0]):
+            x = presence(ids[row].tolist(), mask[row].tolist())[seen] * ratio
+            weights = table.detach()[torch.tensor(np.flatnonzero(seen)), c].numpy()
+            want[row, c] = 3.0 * (x / max(np.linalg.norm(x), 1e-12)) @ weights
+    torch.testing.assert_close(got, torch.tensor(want, dtype=torch.float32), atol=1e-5, rtol=1e-4)
+
+
+def test_nb_ratios_are_saved_and_need_labels(tmp_path):
+    model = WaveForSequenceClassification(WaveConfig(**WIDE, bag_weighting="nb"))
+    with pytest.raises(ValueError, match="training labels"):
+        model.fit_text_statistics([[5, 6], [7]])
+    with pytest.raises(ValueError, match=r"one class id in \[0, 3\)"):
+        model.fit_text_statistics([[5, 6], [7]], [0, 3])
+    model.fit_text_statistics([[5, 6], [5, 7], [8]], [0, 1, 1])  # class 2 has no text: finite ratios all the same
+    ratio = model.ngram_bag.nb_ratio
+    assert torch.isfinite(ratio).all() and (ratio[0] == 0).all()
+    model.save_pretrained(tmp_path)
+    torch.testing.assert_close(WaveForSequenceClassification.from_pretrained(tmp_path).ngram_bag.nb_ratio, ratio)
+    with pytest.raises(ValueError, match="needs class labels"):
+        WaveConfig(**WIDE, bag_weighting="nb", problem_type="regression").validate()

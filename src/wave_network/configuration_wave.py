@@ -42,8 +42,11 @@ class WaveConfig(PretrainedConfig):
             wave path. Order 1 is the tokens themselves. Empty (the paper) disables the path.
         bag_buckets: rows of the wide path's hashed table (embedding parameters).
         bag_weighting: how the wide path weighs the text's n-grams: ``"mean"`` (each occurrence equally, as
-            fastText) or ``"tfidf"`` (sublinear tf x smoothed idf, L2-normalised per text, as a TF-IDF model; the
-            document frequencies are counted on the training texts before training starts).
+            fastText), ``"tfidf"`` (sublinear tf x smoothed idf, L2-normalised per text, as a TF-IDF model; the
+            document frequencies are counted on the training texts before training starts) or ``"nb"`` (each
+            distinct n-gram by its Naive Bayes log-count ratio for each class, L2-normalised per text and class, as
+            NBSVM, Wang & Manning 2012; the ratios are counted on the labelled training texts before training
+            starts; single-label classification only).
         bag_scale: multiplier of the wide path's logits. Its table starts at zero and trains with Adam, which moves
             a weight by about the learning rate per step whatever its gradient's scale, so this multiplier sets how
             fast the wide path learns relative to the wave path (a linear model over n-grams needs weights of order
@@ -163,7 +166,7 @@ class WaveConfig(PretrainedConfig):
             "norm": NORMS,
             "ffn_activation": ("gelu", "relu"),
             "global_semantics": ("text", "segment"),
-            "bag_weighting": ("mean", "tfidf"),
+            "bag_weighting": ("mean", "tfidf", "nb"),
         }
         for field, allowed in choices.items():
             if getattr(self, field) not in allowed:
@@ -177,6 +180,11 @@ class WaveConfig(PretrainedConfig):
             raise ValueError("WaveConfig.ffn_dim and WaveConfig.type_vocab_size must be >= 0")
         self._check_ngrams("ngram_orders", "ngram_buckets", lowest=2)
         self._check_ngrams("bag_ngram_orders", "bag_buckets", lowest=1)
+        if self.bag_weighting == "nb" and self.problem_type not in (None, "single_label_classification"):
+            raise ValueError(
+                f"WaveConfig.bag_weighting='nb' needs class labels; problem_type is {self.problem_type!r}. "
+                "Use bag_weighting='tfidf' or 'mean'."
+            )
         if not self.bag_scale > 0:
             raise ValueError(f"WaveConfig.bag_scale must be > 0, got {self.bag_scale}")
         if not 0.0 <= self.dropout < 1.0:

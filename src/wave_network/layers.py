@@ -94,7 +94,10 @@ class NGramBag(nn.Module):
     the logits. ``bag_weighting``: ``"mean"`` averages the weights of all the text's n-grams; ``"tfidf"`` weights
     each distinct n-gram by (1 + log tf) * idf and L2-normalises per text, the features of a TF-IDF model
     (sublinear tf, smoothed idf), with document frequencies counted once on the training texts by
-    ``fit_document_frequencies`` (saved with the model as the buffer ``idf``).
+    ``fit_document_frequencies`` (saved with the model as the buffer ``idf``); ``"nb"`` weights each distinct
+    n-gram j of the text, for class c, by the Naive Bayes log-count ratio r_jc (NBSVM, Wang & Manning 2012,
+    "Baselines and Bigrams"; one class against the rest) and L2-normalises per text and class, with the ratios
+    counted once on the labelled training texts by ``fit_log_count_ratios`` (saved as the buffer ``nb_ratio``).
 
     The table starts at zero, so training starts from the wave path alone and an n-gram never seen in training
     contributes nothing. The result is multiplied by ``config.bag_scale``: the table trains with Adam, whose step
@@ -115,29 +118,62 @@ class NGramBag(nn.Module):
         self.weights.zero_init = True
         if self.weighting == "tfidf":
             self.register_buffer("idf", torch.ones(config.bag_buckets + 1))  # saved with the model
+        elif self.weighting == "nb":
+            self.register_buffer("nb_ratio", torch.ones(config.bag_buckets + 1, config.num_labels))
 
     def ngram_ids(self, input_ids: Tensor, attention_mask: Tensor | None) -> Tensor:
         """Bucket ids (B, orders * T) of every n-gram of each text; 0 where there is none."""
         return torch.cat([hashed_ngram_ids(input_ids, attention_mask, n, self.buckets) for n in self.orders], 1)
 
-    @torch.no_grad()
-    def fit_document_frequencies(self, texts: Iterable[list[int]], batch_size: int = 1024) -> None:
-        """Set ``idf`` = ln((1 + N) / (1 + df)) + 1 from N training texts (token-id lists), as scikit-learn's
-        smoothed idf, and 0 for n-grams no training text has. Only for ``bag_weighting="tfidf"``."""
+    def _document_frequencies(self, texts: Iterable[list[int]], groups: Tensor, batch_size: int = 1024) -> Tensor:
+        """(G, buckets + 1) counts of the texts of each group (``groups`` (N,) ids in [0, G)) that hold each
+        n-gram at least once."""
         texts = [torch.as_tensor(list(t), dtype=torch.long) for t in texts]
-        df = torch.zeros(self.buckets + 1, dtype=torch.float64)
+        rows = self.buckets + 1
+        df = torch.zeros(int(groups.max()) + 1 if len(groups) else 1, rows, dtype=torch.float64)
         for start in range(0, len(texts), batch_size):
             chunk = texts[start : start + batch_size]
             ids = pad_sequence(chunk, batch_first=True)  # (b, T)
             mask = (torch.arange(ids.shape[1]) < torch.tensor([len(t) for t in chunk])[:, None]).long()
             grams = self.ngram_ids(ids, mask)  # (b, orders * T)
-            keys = torch.unique(torch.arange(len(chunk))[:, None] * (self.buckets + 1) + grams)  # (text, n-gram)
-            df += torch.bincount(keys % (self.buckets + 1), minlength=self.buckets + 1).double()
+            keys = torch.unique(torch.arange(len(chunk))[:, None] * rows + grams)  # (text, n-gram) pairs
+            group = groups[start : start + batch_size][keys // rows]
+            df.view(-1).index_add_(0, group * rows + keys % rows, torch.ones(len(keys), dtype=torch.float64))
+        return df
+
+    @torch.no_grad()
+    def fit_document_frequencies(self, texts: Iterable[list[int]]) -> None:
+        """Set ``idf`` = ln((1 + N) / (1 + df)) + 1 from N training texts (token-id lists), as scikit-learn's
+        smoothed idf, and 0 for n-grams no training text has. Only for ``bag_weighting="tfidf"``."""
+        texts = list(texts)
         n_texts = len(texts)
+        df = self._document_frequencies(texts, torch.zeros(n_texts, dtype=torch.long))[0]
         idf = torch.log((1 + n_texts) / (1 + df)) + 1
         idf[df == 0] = 0.0  # never seen in training: dropped, like a word outside a TF-IDF vocabulary
         idf[0] = 0.0  # "no n-gram here"
         self.idf.copy_(idf.to(self.idf.dtype))
+
+    @torch.no_grad()
+    def fit_log_count_ratios(self, texts: Iterable[list[int]], labels: Tensor, alpha: float = 1.0) -> None:
+        """Set ``nb_ratio`` from the training texts (token-id lists) and their class ids (N,): for class c,
+        r_jc = log((p_jc / |p_c|_1) / (q_jc / |q_c|_1)) with p_jc = alpha + the texts of class c that hold n-gram
+        j and q_jc = alpha + the other texts that do (NBSVM's binarised counts), the norms summed over the
+        n-grams seen in training. Unseen n-grams (and row 0) get 0. Only for ``bag_weighting="nb"``."""
+        labels = torch.as_tensor(labels, dtype=torch.long)
+        if labels.dim() != 1 or (len(labels) and (labels.min() < 0 or labels.max() >= self.nb_ratio.shape[1])):
+            raise ValueError(
+                f"bag_weighting='nb' needs one class id in [0, {self.nb_ratio.shape[1]}) per training text "
+                "(single-label classification)"
+            )
+        df = torch.zeros(self.nb_ratio.shape[1], self.buckets + 1, dtype=torch.float64)
+        counted = self._document_frequencies(texts, labels)  # (classes present, buckets + 1)
+        df[: len(counted)] = counted
+        seen = df.sum(0) > 0
+        seen[0] = False
+        p = (df + alpha) * seen  # (C, rows) this class's texts
+        q = (df.sum(0, keepdim=True) - df + alpha) * seen  # (C, rows) the other classes' texts
+        ratio = torch.log(p / p.sum(1, keepdim=True)) - torch.log(q / q.sum(1, keepdim=True))
+        self.nb_ratio.copy_(torch.where(seen, ratio, 0.0).T.to(self.nb_ratio.dtype))
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None) -> Tensor:
         """Logits (B, C) of the bag of n-grams of ``input_ids`` (B, T)."""
@@ -148,6 +184,12 @@ class NGramBag(nn.Module):
         B, rows = ids.shape[0], self.buckets + 1
         keys, tf = torch.unique(torch.arange(B, device=ids.device)[:, None] * rows + ids, return_counts=True)
         text, gram = keys // rows, keys % rows  # (U,) each distinct (text, n-gram) pair once
+        if self.weighting == "nb":
+            ratio = self.nb_ratio[gram]  # (U, C) binarised counts x log-count ratios; 0 where gram is 0 or unseen
+            norm = torch.zeros(B, ratio.shape[1], device=ids.device).index_add_(0, text, ratio * ratio)
+            value = ratio / norm.sqrt().clamp(min=1e-12)[text]  # (U, C) L2-normalised per text and class
+            logits = torch.zeros(B, ratio.shape[1], device=ids.device, dtype=self.weights.weight.dtype)
+            return self.scale * logits.index_add_(0, text, value * self.weights(gram))  # (B, C)
         value = (1 + torch.log(tf.float())) * self.idf[gram] * (gram > 0)  # (U,) sublinear tf x idf
         norm = torch.zeros(B, device=ids.device).index_add_(0, text, value * value).sqrt().clamp(min=1e-12)
         value = value / norm[text]  # (U,) L2-normalised per text

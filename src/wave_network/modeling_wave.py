@@ -7,7 +7,7 @@ saved Wave Network and ``save_pretrained`` writes safetensors.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -113,11 +113,18 @@ class WaveForSequenceClassification(WavePreTrainedModel):
     def get_input_embeddings(self) -> nn.Embedding:
         return self.wave.get_input_embeddings()
 
-    def fit_text_statistics(self, texts: Iterable[list[int]]) -> None:
-        """Count what the model needs from the training texts (token-id lists) before gradient training: the
-        wide path's document frequencies when ``config.bag_weighting == "tfidf"``; nothing otherwise."""
-        if self.ngram_bag is not None and self.config.bag_weighting == "tfidf":
+    def fit_text_statistics(self, texts: Iterable[list[int]], labels: Sequence | Tensor | None = None) -> None:
+        """Count what the model needs from the training texts (token-id lists) and their labels before gradient
+        training: the wide path's document frequencies when ``config.bag_weighting == "tfidf"``, its log-count
+        ratios when ``"nb"`` (which needs ``labels``); nothing otherwise."""
+        if self.ngram_bag is None:
+            return
+        if self.config.bag_weighting == "tfidf":
             self.ngram_bag.fit_document_frequencies(texts)
+        elif self.config.bag_weighting == "nb":
+            if labels is None:
+                raise ValueError("bag_weighting='nb' counts its log-count ratios from the training labels: pass them")
+            self.ngram_bag.fit_log_count_ratios(texts, torch.as_tensor(labels))
 
     def forward(
         self,

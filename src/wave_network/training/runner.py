@@ -122,7 +122,7 @@ def _train(cfg: TrainConfig, info: ddp.DistInfo, device: torch.device, extra: li
     resume_state = None
     fit_statistics = getattr(model, "fit_text_statistics", None)
     if callable(fit_statistics) and not cfg.resume:  # a resumed run restores them with the weights
-        fit_statistics(data.train["input_ids"])
+        fit_statistics(data.train["input_ids"], list(data.train["labels"]))
     if cfg.resume:
         load_weights(model, run_dir.last)
         resume_state = load_resume_state(run_dir.last)
