@@ -20,8 +20,9 @@ mkdir -p "$OUT"
 
 # dataset|rung|seed (rung names as in wave_variants_benchmark.py's LADDER), most wanted first. Its IMDB rungs;
 # the pre-trained ones need the offline MiniLM weights (scripts/setup.sh) on the GPU machine too.
-RUNGS=("wave-wide" "wave-wide, mean weighting" "wave-wide, no label smoothing"
-       "wave-wide, no wide path, no label smoothing" "wave-minilm-wide (pre-trained)" "wave-minilm (pre-trained)")
+RUNGS=("wave-wide, nb weighting" "wave-wide, mean weighting" "wave-wide, no label smoothing"
+       "wave-wide, no wide path, no label smoothing" "wave-ngram, no n-grams" "wave-ngram"
+       "wave-minilm-wide (pre-trained)" "wave-minilm (pre-trained)")
 JOBS=()
 for rung in "${RUNGS[@]}"; do for seed in 42 43 44; do JOBS+=("imdb|$rung|$seed"); done; done
 JOBS=("${JOBS[@]:0:${MAX_JOBS:-${#JOBS[@]}}}")  # MAX_JOBS=N: only the first N

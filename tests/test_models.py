@@ -242,3 +242,36 @@ def test_token_embeddings_from_a_pretrained_checkpoint():
     assert torch.equal(model.get_input_embeddings().weight, table)
     with pytest.raises(ValueError, match="hidden_size=384"):
         create_model("paper-modulation", num_labels=2, hidden_size=16, ffn_dim=8, token_embeddings_from="minilm")
+
+
+def test_wave_nb_is_wave_wide_with_nbsvm_features():
+    """The ablation ladder measures wave-nb as `wave-wide --set bag_weighting=nb`: keep the two presets in step."""
+    nb, wide = get_preset("wave-nb"), get_preset("wave-wide")
+    assert nb.model == {**wide.model, "bag_weighting": "nb"}
+    assert nb.training == wide.training
+
+
+def test_cpu_dropout_keeps_nn_dropouts_distribution():
+    """The rand-based CPU mask: each element zeroed with probability p (binomial, 6 sigma), the rest scaled by
+    1 / (1 - p), gradients through the same mask, dtype kept, repeatable under a seed, identity in eval mode."""
+    from wave_network.layers import Dropout
+
+    p, n = 0.3, 200_000
+    x = torch.rand(n, dtype=torch.float64) + 1.0
+    layer = Dropout(p)
+    torch.manual_seed(0)
+    y = layer(x)
+    zeroed = (y == 0).double().mean().item()
+    assert abs(zeroed - p) < 6 * (p * (1 - p) / n) ** 0.5
+    kept = y != 0
+    torch.testing.assert_close(y[kept], x[kept] / (1 - p))
+    torch.manual_seed(0)
+    torch.testing.assert_close(layer(x), y)  # same seed, same mask
+
+    leaf = torch.ones(1000, requires_grad=True)
+    out = layer(leaf)
+    out.sum().backward()
+    torch.testing.assert_close(leaf.grad, out.detach())  # d(x * mask * scale)/dx = mask * scale, and x = 1
+
+    assert layer(torch.ones(8, dtype=torch.bfloat16)).dtype == torch.bfloat16
+    torch.testing.assert_close(layer.eval()(x), x)

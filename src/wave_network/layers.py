@@ -17,6 +17,19 @@ from .configuration_wave import WaveConfig
 from .ngrams import hashed_ngram_ids
 
 
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` (inverted dropout: zero each element with probability p, scale the rest by 1 / (1 - p)) whose
+    CPU mask is drawn with ``torch.rand`` instead of ``bernoulli_``. Same distribution; on a 2-core CPU (PyTorch
+    2.13, a (64, 60, 256) float32 tensor) forward and backward take 4.6 ms instead of 9.3, and dropout's mask was a
+    quarter of wave-wide's training step. Elsewhere (CUDA's fused kernel) and in eval mode it is ``nn.Dropout``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or not 0.0 < self.p < 1.0 or x.device.type != "cpu":
+            return super().forward(x)
+        keep = torch.rand(x.shape, device=x.device) >= self.p  # float32 uniforms, whatever x's dtype
+        return x * keep.to(x.dtype).mul_(1.0 / (1.0 - self.p))
+
+
 def sinusoidal_table(num_positions: int, dim: int) -> Tensor:
     """Fixed sine/cosine position encodings (Vaswani et al. 2017, section 3.5), (num_positions, dim)."""
     position = torch.arange(num_positions, dtype=torch.float32).unsqueeze(1)  # (P, 1)
@@ -59,7 +72,7 @@ class WaveEmbeddings(nn.Module):
         self.token_type_embeddings = (
             nn.Embedding(config.type_vocab_size, config.hidden_size) if config.type_vocab_size > 0 else None
         )
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
 
     def forward(
         self,
@@ -258,7 +271,7 @@ class WaveBlock(nn.Module):
         self.mixing = WaveMixing(config)
         self.ffn = FeedForward(config) if config.ffn_dim > 0 else None
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if config.norm == "layer" else None
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.residual = config.residual
 
     def forward(self, x: Tensor, attention_mask: Tensor | None, segments: Tensor | None = None) -> Tensor:

@@ -17,7 +17,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceCl
 
 from . import ops
 from .configuration_wave import WaveConfig
-from .layers import NGramBag, WaveBlock, WaveEmbeddings
+from .layers import Dropout, NGramBag, WaveBlock, WaveEmbeddings
 
 
 class WavePreTrainedModel(PreTrainedModel):
@@ -105,7 +105,7 @@ class WaveForSequenceClassification(WavePreTrainedModel):
     def __init__(self, config: WaveConfig):
         super().__init__(config)
         self.wave = WaveModel(config)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.ngram_bag = NGramBag(config) if config.bag_ngram_orders else None
         self.post_init()
