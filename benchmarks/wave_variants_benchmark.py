@@ -10,7 +10,7 @@ where the validation split is not compare's (VAL_SPLIT). BERT's training through
 is read from the `compare` result of the same data set on the same CPU (benchmarks/results/compare_<dataset>.json).
 
 Run directories: runs/benchmarks/variants/<dataset>__<rung>__seed<seed> (a finished one is reused) and
-runs/benchmarks/<dataset>__{fasttext,tfidf}__seed<seed>; for a data set in VAL_SPLIT (SST-2, validated on whole
+runs/benchmarks/<dataset>__{fasttext,tfidf,nbsvm}__seed<seed>; for a data set in VAL_SPLIT (SST-2, validated on whole
 sentences), runs/benchmarks/variants/<dataset>-<split>__<rung or classic>__seed<seed>.
 Results: benchmarks/results/wave_variants.{json,md,png}.
 Then `python benchmarks/update_readme.py`.
@@ -32,7 +32,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 RUNS = ROOT / "runs" / "benchmarks"
 MAX_LENGTH = {"ag_news": 128, "sst2": 128, "imdb": 512}
 DEFAULT_SEEDS = {"ag_news": [42, 43, 44], "sst2": [42, 43, 44], "imdb": [42, 43, 44]}
-CLASSICS = ["fasttext", "tfidf"]
+CLASSICS = ["fasttext", "tfidf", "nbsvm"]
 NO_NGRAMS = ["ngram_orders=[]", "ngram_buckets=0"]
 NO_WIDE = ["bag_ngram_orders=[]", "bag_buckets=0"]
 MEAN_WEIGHTING = ["bag_weighting=mean", "bag_scale=100.0"]  # the wide path before tf-idf weighting

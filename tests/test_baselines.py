@@ -367,6 +367,47 @@ def test_tfidf_config_rejects_unknown_classifiers():
         create_model("tfidf", num_labels=C, vocab_size=V, classifier="random_forest")
 
 
+@pytest.mark.parametrize("normalize", [True, False])
+def test_nbsvm_matches_a_numpy_reference(normalize):
+    """Wang & Manning's features from NumPy: binary counts, per-class log-count ratios (alpha 1), one LinearSVC
+    per class on x * r (L2-normalised rows when ``normalize``)."""
+    ids, mask, labels, docs = weak_signal()
+    model = create_model("nbsvm", num_labels=C, vocab_size=V, normalize=normalize)
+    model.fit_batches(as_batches(ids, mask, labels))
+    logits = model(input_ids=torch.as_tensor(ids), attention_mask=torch.as_tensor(mask)).logits.numpy()
+    vocabulary = sorted(
+        {" ".join(d.split()[i : i + n]) for d in docs for n in (1, 2) for i in range(len(d.split()) - n + 1)}
+    )
+    index = {g: j for j, g in enumerate(vocabulary)}
+    counts = np.zeros((len(docs), len(vocabulary)))
+    for row, doc in enumerate(docs):
+        words = doc.split()
+        for n in (1, 2):
+            for i in range(len(words) - n + 1):
+                counts[row, index[" ".join(words[i : i + n])]] = 1.0
+    for label in range(C):
+        p = 1 + counts[labels == label].sum(0)
+        q = 1 + counts[labels != label].sum(0)
+        features = counts * (np.log(p / p.sum()) - np.log(q / q.sum()))
+        if normalize:
+            features /= np.linalg.norm(features, axis=1, keepdims=True)
+        svm = LinearSVC(random_state=0).fit(features, labels == label)
+        np.testing.assert_allclose(logits[:, label], svm.decision_function(features), rtol=1e-3, atol=1e-4)
+    assert (logits.argmax(1) == labels).mean() > 0.9
+    assert count_parameters(model).total == C * len(vocabulary) + C
+
+
+def test_nbsvm_two_classes_fit_one_svm_and_score_the_first_class_zero():
+    model = create_model("nbsvm", num_labels=2, vocab_size=V)
+    ids, mask, labels = separable(200, seed=0)
+    model.fit_batches(as_batches(ids, mask, labels))
+    logits = model(input_ids=torch.as_tensor(ids), attention_mask=torch.as_tensor(mask)).logits
+    assert len(model.svms) == 1 and (logits[:, 0] == 0).all()
+    assert (logits.argmax(1).numpy() == labels).mean() > 0.9
+    with pytest.raises(ValueError, match="two classes"):
+        create_model("nbsvm", num_labels=2, vocab_size=V).fit_batches(as_batches(ids, mask, np.zeros_like(labels)))
+
+
 def test_fasttext_learns_a_separable_signal():
     model = fitted("fasttext")
     ids, mask, labels = separable(200, seed=1)
@@ -379,7 +420,7 @@ def test_fasttext_learns_a_separable_signal():
     assert count_parameters(model).total == (words + bucket) * dim + dim * 2
 
 
-@pytest.mark.parametrize("name", ["majority", "tfidf", "fasttext"])
+@pytest.mark.parametrize("name", ["majority", "tfidf", "nbsvm", "fasttext"])
 def test_an_unfitted_classic_refuses_to_predict(name):
     if name == "fasttext":
         pytest.importorskip("fasttext")
@@ -388,7 +429,7 @@ def test_an_unfitted_classic_refuses_to_predict(name):
         model(input_ids=torch.ones(2, T, dtype=torch.long))
 
 
-@pytest.mark.parametrize("name", ["majority", "tfidf", "fasttext"])
+@pytest.mark.parametrize("name", ["majority", "tfidf", "nbsvm", "fasttext"])
 def test_fitted_classics_round_trip_through_disk_and_state_dict(name, tmp_path):
     model = fitted(name)
     ids, mask = batch(seed=3)
@@ -416,7 +457,9 @@ def test_missing_fasttext_names_the_extra(monkeypatch):
 
 def test_every_model_has_training_defaults():
     names = list_models()
-    assert {"bert", "transformer-1layer", "fnet", "fasttext", "tfidf", "majority", "paper-modulation"} <= set(names)
+    assert {"bert", "transformer-1layer", "fnet", "fasttext", "tfidf", "nbsvm", "majority", "paper-modulation"} <= set(
+        names
+    )
     for name in names:
         defaults = training_defaults(name)
         assert {"learning_rate", "epochs", "batch_size"} <= set(defaults), name

@@ -1,6 +1,6 @@
 """Baselines registered beside the Wave presets (``wave_network.list_models()``): BERT fine-tuning, the paper's
-single Transformer layer on pre-trained BERT embeddings, FNet, fastText, TF-IDF + a linear model and the majority
-class. Each goes through the same data, splits, training loop, metrics and run records as the Wave models.
+single Transformer layer on pre-trained BERT embeddings, FNet, fastText, TF-IDF + a linear model, NBSVM and the
+majority class. Each goes through the same data, splits, training loop, metrics and run records as the Wave models.
 
 ``BASELINES`` maps a model name to ``(builder, description, training defaults)``; the registry reads it.
 """
@@ -14,10 +14,13 @@ from .classic import (
     FittedClassifier,
     MajorityClassifier,
     MajorityConfig,
+    NbsvmClassifier,
+    NbsvmConfig,
     TfidfClassifier,
     TfidfConfig,
     build_fasttext,
     build_majority,
+    build_nbsvm,
     build_tfidf,
 )
 from .fnet import FixedLengthFNetConfig, FixedLengthFNetForSequenceClassification, build_fnet
@@ -45,6 +48,11 @@ BASELINES = {
     ),
     "fasttext": (build_fasttext, "fastText with word bigrams (Joulin et al. 2017 recipe)", _FIT_ONCE),
     "tfidf": (build_tfidf, "TF-IDF uni+bigrams + LinearSVC (scikit-learn)", _FIT_ONCE),
+    "nbsvm": (
+        build_nbsvm,
+        "NBSVM: binary uni+bigrams x Naive Bayes log-count ratios + LinearSVC (Wang & Manning 2012)",
+        _FIT_ONCE,
+    ),
     "majority": (build_majority, "Majority class (mean target for regression)", _FIT_ONCE),
 }
 
@@ -59,12 +67,15 @@ __all__ = [
     "FixedLengthFNetForSequenceClassification",
     "MajorityClassifier",
     "MajorityConfig",
+    "NbsvmClassifier",
+    "NbsvmConfig",
     "TfidfClassifier",
     "TfidfConfig",
     "build_bert",
     "build_fasttext",
     "build_fnet",
     "build_majority",
+    "build_nbsvm",
     "build_tfidf",
     "build_transformer_1layer",
     "resolve_checkpoint",

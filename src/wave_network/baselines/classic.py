@@ -1,5 +1,7 @@
 """The cheap classics a user would reach for first: the majority class, TF-IDF n-grams + a linear model
-(scikit-learn) and fastText with word bigrams (Joulin et al. 2017, arXiv 1607.01759, the `fasttext` package).
+(scikit-learn), NBSVM (Wang & Manning 2012, "Baselines and Bigrams": n-grams scaled by Naive Bayes log-count
+ratios + a linear SVM) and fastText with word bigrams (Joulin et al. 2017, arXiv 1607.01759, the `fasttext`
+package).
 
 They learn without gradients: ``train`` calls ``fit_batches`` with every training batch once instead of running
 the gradient loop. Every model sees exactly what the neural models see: the same WordPiece token ids, truncated
@@ -261,6 +263,100 @@ class TfidfClassifier(FittedClassifier):
         return ParameterCount(total=n, embedding=0, non_embedding=n, trainable=n)
 
 
+class NbsvmConfig(PretrainedConfig):
+    """NBSVM: binarised n-gram counts scaled by each class's Naive Bayes log-count ratio, then a linear SVM per
+    class (that class against the rest).
+
+    Args:
+        ngram_max: n-grams from 1 to this many tokens (2: unigrams and bigrams).
+        alpha: the counts' smoothing (Wang & Manning's alpha).
+        normalize: L2-normalise each text's scaled features (what the Wave model's ``bag_weighting="nb"`` does);
+            False keeps the paper's unnormalised features.
+        C: inverse regularisation strength of each LinearSVC.
+        max_iter: iteration cap of the solver.
+    """
+
+    model_type = "wave_network_nbsvm"
+
+    def __init__(
+        self,
+        ngram_max: int = 2,
+        alpha: float = 1.0,
+        normalize: bool = True,
+        C: float = 1.0,
+        max_iter: int = 5000,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        if ngram_max < 1 or alpha <= 0 or C <= 0:
+            raise ValueError("NbsvmConfig: ngram_max must be >= 1, alpha > 0 and C > 0")
+        self.ngram_max, self.alpha, self.normalize, self.C, self.max_iter = ngram_max, alpha, normalize, C, max_iter
+
+
+class NbsvmClassifier(FittedClassifier):
+    """scikit-learn ``CountVectorizer`` (binary uni- and bigrams of WordPiece tokens), per class r = log((p / |p|_1)
+    / (q / |q|_1)) with p, q = alpha + the counts over that class's texts and over the others', features x * r
+    (L2-normalised unless ``normalize=False``) and one ``LinearSVC`` per class; logits are the decision values. A
+    two-class problem fits the one SVM of the second class (the first's score is 0), as the paper's binary NBSVM.
+    Wang & Manning also interpolate the SVM's weights with their mean (beta); that step is left out."""
+
+    config_class = NbsvmConfig
+
+    def __init__(self, config: NbsvmConfig):
+        super().__init__(config)
+        self.vectorizer, self.classes, self.ratios, self.svms = None, None, None, None
+
+    def _features(self, counts, ratio: np.ndarray):
+        from sklearn.preprocessing import normalize
+
+        scaled = counts.multiply(ratio[None, :]).tocsr()
+        return normalize(scaled) if self.config.normalize else scaled
+
+    def fit_documents(self, docs: list[str], labels: np.ndarray) -> None:
+        from sklearn.feature_extraction.text import CountVectorizer
+        from sklearn.svm import LinearSVC
+
+        c = self.config
+        labels = labels.astype(np.int64)
+        self.vectorizer = CountVectorizer(
+            token_pattern=r"\S+", lowercase=False, ngram_range=(1, c.ngram_max), binary=True, dtype=np.float32
+        )
+        counts = self.vectorizer.fit_transform(docs)
+        present = np.unique(labels)
+        if len(present) < 2:
+            raise ValueError(f"NBSVM needs at least two classes in the training labels, found {present.tolist()}")
+        self.classes = present[1:] if len(present) == 2 else present
+        self.ratios, self.svms = [], []
+        for label in self.classes:
+            mine = labels == label
+            p = c.alpha + np.asarray(counts[mine].sum(0)).ravel()
+            q = c.alpha + np.asarray(counts[~mine].sum(0)).ravel()
+            ratio = (np.log(p / p.sum()) - np.log(q / q.sum())).astype(np.float32)
+            svm = LinearSVC(C=c.C, max_iter=c.max_iter, random_state=0).fit(self._features(counts, ratio), mine)
+            self.ratios.append(ratio)
+            self.svms.append(svm)
+
+    def scores(self, docs: list[str]) -> np.ndarray:
+        counts = self.vectorizer.transform(docs)
+        full = np.full((len(docs), self.config.num_labels), -1e4, dtype=np.float64)
+        if len(self.classes) == 1:  # binary: the first class present scores 0
+            others = [k for k in range(self.config.num_labels) if k != self.classes[0]]
+            full[:, others[0]] = 0.0
+        for label, ratio, svm in zip(self.classes, self.ratios, self.svms, strict=True):
+            full[:, label] = svm.decision_function(self._features(counts, ratio))
+        return full
+
+    def estimator_bytes(self) -> bytes:
+        return pickle.dumps((self.vectorizer, self.classes, self.ratios, self.svms))
+
+    def load_estimator_bytes(self, blob: bytes) -> None:
+        self.vectorizer, self.classes, self.ratios, self.svms = pickle.loads(blob)  # noqa: S301  (our run directory)
+
+    def fitted_parameter_count(self) -> ParameterCount:
+        n = int(sum(svm.coef_.size + np.size(svm.intercept_) for svm in self.svms))
+        return ParameterCount(total=n, embedding=0, non_embedding=n, trainable=n)
+
+
 class FastTextConfig(PretrainedConfig):
     """fastText supervised training (``fasttext.train_supervised``); defaults are the bigram recipe of Joulin et
     al. (2017): 10 hidden units, 5 epochs, word bigrams, learning rate 0.25 (their grid {0.05, 0.1, 0.25, 0.5}).
@@ -367,6 +463,7 @@ class FastTextClassifier(FittedClassifier):
 for _config, _model in (
     (MajorityConfig, MajorityClassifier),
     (TfidfConfig, TfidfClassifier),
+    (NbsvmConfig, NbsvmClassifier),
     (FastTextConfig, FastTextClassifier),
 ):
     AutoConfig.register(_config.model_type, _config)
@@ -383,4 +480,5 @@ def _builder(model_cls: type[FittedClassifier], config_cls: type[PretrainedConfi
 
 build_majority = _builder(MajorityClassifier, MajorityConfig)
 build_tfidf = _builder(TfidfClassifier, TfidfConfig)
+build_nbsvm = _builder(NbsvmClassifier, NbsvmConfig)
 build_fasttext = _builder(FastTextClassifier, FastTextConfig)
