@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 RUNS = ROOT / "runs" / "benchmarks"
-ALL_MODELS = "paper-modulation,paper-interference,bert,transformer-1layer,fnet,fasttext,tfidf,nbsvm,majority"
+ALL_MODELS = "paper-modulation,paper-interference,wave-nb,bert,transformer-1layer,fnet,fasttext,tfidf,nbsvm,majority"
 
 # Per data set: max length (as in train_benchmark.py) and the budget cuts a 2-core CPU forces, each stated in the
 # README beside the table.

@@ -1,10 +1,10 @@
 """Beyond the paper: the `wave-*` presets and an ablation ladder against the cheap classics (issue 7), one command:
 
-    python benchmarks/wave_variants_benchmark.py                          # ag_news, sst2 (3 seeds); imdb (1 seed)
+    python benchmarks/wave_variants_benchmark.py                          # ag_news, sst2, imdb (3 seeds)
     python benchmarks/wave_variants_benchmark.py --datasets sst2 --seeds 42
 
 Each rung of LADDER adds one ingredient to the one before it and is trained with `wave-network train` on the same
-split, max length and seeds; the classics (`fasttext`, `tfidf`) are trained by `wave-network compare` on the same
+split, max length and seeds; the classics (`fasttext`, `tfidf`, `nbsvm`) are trained by `wave-network compare` on the same
 seeds (their run directories are shared with compare_benchmark.py), or by `wave-network train` beside the rungs
 where the validation split is not compare's (VAL_SPLIT). BERT's training throughput, the 10x yardstick,
 is read from the `compare` result of the same data set on the same CPU (benchmarks/results/compare_<dataset>.json).
