@@ -186,6 +186,15 @@ def test_wide_model_round_trips_through_save_pretrained(tmp_path):
                                model(input_ids=ids, attention_mask=mask).logits)  # fmt: skip
 
 
+def wide_path_share(model, ids, mask):
+    """The wide path's logits once its table is random (logits minus those of the zero table), and the table."""
+    table = model.ngram_bag.weights.weight
+    with torch.no_grad():
+        wave_only = model(input_ids=ids, attention_mask=mask).logits
+        table[1:].normal_()
+        return model(input_ids=ids, attention_mask=mask).logits - wave_only, table
+
+
 def test_tfidf_wide_path_matches_scikit_learns_tfidf_features():
     import numpy as np
     from sklearn.feature_extraction.text import TfidfTransformer
@@ -196,11 +205,7 @@ def test_tfidf_wide_path_matches_scikit_learns_tfidf_features():
     texts = [row[: int(m.sum())].tolist() for row, m in zip(train_ids, train_mask, strict=True)]
     model.fit_text_statistics(texts)
     ids, mask = batch(seed=2)
-    table = model.ngram_bag.weights.weight
-    with torch.no_grad():
-        wave_only = model(input_ids=ids, attention_mask=mask).logits
-        table[1:].normal_()
-        got = model(input_ids=ids, attention_mask=mask).logits - wave_only
+    got, table = wide_path_share(model, ids, mask)
 
     def counts(all_ids, all_mask):  # (texts, 30) n-gram counts from the plain-Python hash
         out = np.zeros((all_ids.shape[0], 30))
@@ -248,11 +253,7 @@ def test_nb_wide_path_matches_an_nbsvm_reference():
     labels = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 0, 1])
     model.fit_text_statistics(texts, labels.tolist())
     ids, mask = batch(seed=2)
-    table = model.ngram_bag.weights.weight
-    with torch.no_grad():
-        wave_only = model(input_ids=ids, attention_mask=mask).logits
-        table[1:].normal_()
-        got = model(input_ids=ids, attention_mask=mask).logits - wave_only
+    got, table = wide_path_share(model, ids, mask)
 
     def presence(tokens, keep):  # (30,) 1 where the text holds the bucket's n-gram
         out = np.zeros(30)
