@@ -4,10 +4,10 @@
     python benchmarks/wave_variants_benchmark.py --datasets sst2 --seeds 42
 
 Each rung of LADDER adds one ingredient to the one before it and is trained with `wave-network train` on the same
-split, max length and seeds; the classics (`fasttext`, `tfidf`, `nbsvm`) are trained by `wave-network compare` on the same
-seeds (their run directories are shared with compare_benchmark.py), or by `wave-network train` beside the rungs
-where the validation split is not compare's (VAL_SPLIT). BERT's training throughput, the 10x yardstick,
-is read from the `compare` result of the same data set on the same CPU (benchmarks/results/compare_<dataset>.json).
+split, max length and seeds; the classics (`fasttext`, `tfidf`, `nbsvm`) are trained by `wave-network compare` on
+the same seeds (their run directories are shared with compare_benchmark.py), or by `wave-network train` beside the
+rungs where the validation split is not compare's (VAL_SPLIT). BERT's training throughput, the 10x yardstick, is
+read from the `compare` result of the same data set on the same CPU (benchmarks/results/compare_<dataset>.json).
 
 Run directories: runs/benchmarks/variants/<dataset>__<rung>__seed<seed> (a finished one is reused) and
 runs/benchmarks/<dataset>__{fasttext,tfidf,nbsvm}__seed<seed>; for a data set in VAL_SPLIT (SST-2, validated on whole
