@@ -290,6 +290,6 @@ def test_nb_ratios_are_saved_and_need_labels(tmp_path):
     torch.testing.assert_close(WaveForSequenceClassification.from_pretrained(tmp_path).ngram_bag.nb_ratio, ratio)
     with pytest.raises(ValueError, match="needs class labels"):
         WaveConfig(**WIDE, bag_weighting="nb", problem_type="regression").validate()
-    model.config.problem_type = "regression"  # what the trainer sets for a regression data set
+    model.config.problem_type = "regression"  # what the trainer sets for a regression data set, then validates
     with pytest.raises(ValueError, match="this data is regression. Use wave-wide"):
-        model.fit_text_statistics([[5, 6], [7]], [0.5, 2.5])
+        model.config.validate()

@@ -182,8 +182,9 @@ class WaveConfig(PretrainedConfig):
         self._check_ngrams("bag_ngram_orders", "bag_buckets", lowest=1)
         if self.bag_weighting == "nb" and self.problem_type not in (None, "single_label_classification"):
             raise ValueError(
-                f"WaveConfig.bag_weighting='nb' needs class labels; problem_type is {self.problem_type!r}. "
-                "Use bag_weighting='tfidf' or 'mean'."
+                "WaveConfig.bag_weighting='nb' (preset wave-nb) needs class labels: it counts per-class ratios, for "
+                f"single-label classification only; this data is {self.problem_type}. Use wave-wide "
+                "(bag_weighting='tfidf') instead."
             )
         if not self.bag_scale > 0:
             raise ValueError(f"WaveConfig.bag_scale must be > 0, got {self.bag_scale}")

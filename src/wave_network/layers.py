@@ -138,12 +138,14 @@ class NGramBag(nn.Module):
         """Bucket ids (B, orders * T) of every n-gram of each text; 0 where there is none."""
         return torch.cat([hashed_ngram_ids(input_ids, attention_mask, n, self.buckets) for n in self.orders], 1)
 
-    def _document_frequencies(self, texts: Iterable[list[int]], groups: Tensor, batch_size: int = 1024) -> Tensor:
-        """(G, buckets + 1) counts of the texts of each group (``groups`` (N,) ids in [0, G)) that hold each
-        n-gram at least once."""
+    def _document_frequencies(
+        self, texts: Iterable[list[int]], groups: Tensor, n_groups: int, batch_size: int = 1024
+    ) -> Tensor:
+        """(n_groups, buckets + 1) counts of the texts of each group (``groups`` (N,) ids in [0, n_groups)) that
+        hold each n-gram at least once."""
         texts = [torch.as_tensor(list(t), dtype=torch.long) for t in texts]
         rows = self.buckets + 1
-        df = torch.zeros(int(groups.max()) + 1 if len(groups) else 1, rows, dtype=torch.float64)
+        df = torch.zeros(n_groups, rows, dtype=torch.float64)
         for start in range(0, len(texts), batch_size):
             chunk = texts[start : start + batch_size]
             ids = pad_sequence(chunk, batch_first=True)  # (b, T)
@@ -160,7 +162,7 @@ class NGramBag(nn.Module):
         smoothed idf, and 0 for n-grams no training text has. Only for ``bag_weighting="tfidf"``."""
         texts = list(texts)
         n_texts = len(texts)
-        df = self._document_frequencies(texts, torch.zeros(n_texts, dtype=torch.long))[0]
+        df = self._document_frequencies(texts, torch.zeros(n_texts, dtype=torch.long), 1)[0]
         idf = torch.log((1 + n_texts) / (1 + df)) + 1
         idf[df == 0] = 0.0  # never seen in training: dropped, like a word outside a TF-IDF vocabulary
         idf[0] = 0.0  # "no n-gram here"
@@ -178,9 +180,7 @@ class NGramBag(nn.Module):
                 f"bag_weighting='nb' needs one class id in [0, {self.nb_ratio.shape[1]}) per training text "
                 "(single-label classification)"
             )
-        df = torch.zeros(self.nb_ratio.shape[1], self.buckets + 1, dtype=torch.float64)
-        counted = self._document_frequencies(texts, labels)  # (classes present, buckets + 1)
-        df[: len(counted)] = counted
+        df = self._document_frequencies(texts, labels, self.nb_ratio.shape[1])  # (C, buckets + 1)
         seen = df.sum(0) > 0
         seen[0] = False
         p = (df + alpha) * seen  # (C, rows) this class's texts

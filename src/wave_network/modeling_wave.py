@@ -122,12 +122,6 @@ class WaveForSequenceClassification(WavePreTrainedModel):
         if self.config.bag_weighting == "tfidf":
             self.ngram_bag.fit_document_frequencies(texts)
         elif self.config.bag_weighting == "nb":
-            problem = self.config.problem_type or "single_label_classification"
-            if problem != "single_label_classification":
-                raise ValueError(
-                    f"bag_weighting='nb' (preset wave-nb) counts per-class ratios and needs single-label "
-                    f"classification; this data is {problem}. Use wave-wide (bag_weighting='tfidf') instead."
-                )
             if labels is None:
                 raise ValueError("bag_weighting='nb' counts its log-count ratios from the training labels: pass them")
             self.ngram_bag.fit_log_count_ratios(texts, torch.as_tensor(labels))

@@ -232,6 +232,8 @@ def _build_model(cfg: TrainConfig, data: Any, tokenizer: Any) -> torch.nn.Module
     config = getattr(model, "config", None)
     if config is not None:
         config.problem_type = problem_type
+        if callable(getattr(config, "validate", None)):
+            config.validate()  # rules that depend on the problem type (WaveConfig) see the data's
         if problem_type != REGRESSION:
             config.id2label = {i: str(name) for i, name in enumerate(data.label_names)}
             config.label2id = {str(name): i for i, name in enumerate(data.label_names)}
