@@ -20,8 +20,9 @@ from .ngrams import hashed_ngram_ids
 class Dropout(nn.Dropout):
     """``nn.Dropout`` (inverted dropout: zero each element with probability p, scale the rest by 1 / (1 - p)) whose
     CPU mask is drawn with ``torch.rand`` instead of ``bernoulli_``. Same distribution; on a 2-core CPU (PyTorch
-    2.13, a (64, 60, 256) float32 tensor) forward and backward take 4.6 ms instead of 9.3, and dropout's mask was a
-    quarter of wave-wide's training step. Elsewhere (CUDA's fused kernel) and in eval mode it is ``nn.Dropout``."""
+    2.13, a (64, 60, 256) float32 tensor) forward and backward take 4.5 ms instead of 9.4, and a wave-nb training
+    step 87 ms instead of 104 (benchmarks/dropout_speed.py). Elsewhere (CUDA's fused kernel) and in eval mode it is
+    ``nn.Dropout``."""
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or not 0.0 < self.p < 1.0 or x.device.type != "cpu":
