@@ -232,13 +232,18 @@ class WaveMixing(nn.Module):
         # gradients flow only through each token's own phase (``wave_network.analysis.gradients``).
         self.hold_global_semantics = False
 
-    def forward(self, x: Tensor, attention_mask: Tensor | None, segments: Tensor | None = None) -> Tensor:
-        """``segments`` (B, T) ids: global semantics per segment of a sentence pair instead of per text."""
+    def forward(
+        self, x: Tensor, attention_mask: Tensor | None, segments: Tensor | None = None, first_only: bool = False
+    ) -> Tensor:
+        """``segments`` (B, T) ids: global semantics per segment of a sentence pair instead of per text.
+        ``first_only``: the output at position 0 only, (B, 1, D), G still taken over every real token."""
         hold = self.hold_global_semantics
+        if self.combine is ops.modulation and self.readout in ("real", "real_imag"):
+            return self._fused_modulation(x, attention_mask, segments, first_only)
         z_a = ops.token2wave(self.proj_a(x), attention_mask, self.eps, hold, segments)  # 2 x (B, T, D)
         z_b = ops.token2wave(self.proj_b(x), attention_mask, self.eps, hold, segments)  # 2 x (B, T, D)
-        if self.readout == "real" and self.combine is ops.modulation:
-            return ops.modulation_real(z_a, z_b).to(x.dtype)  # (B, T, D)
+        if first_only:
+            z_a, z_b = (z_a[0][:, :1], z_a[1][:, :1]), (z_b[0][:, :1], z_b[1][:, :1])  # 2 x (B, 1, D)
         z = self.combine(z_a, z_b)  # 2 x (B, T, D)
         if self.readout == "magnitude":
             out = ops.magnitude(z)  # (B, T, D)
@@ -246,6 +251,32 @@ class WaveMixing(nn.Module):
             out = z[0]  # (B, T, D)
         else:
             out = self.readout_proj(torch.cat(z, dim=-1).to(x.dtype))  # (B, T, D)
+        return out.to(x.dtype)
+
+    def _fused_modulation(
+        self, x: Tensor, attention_mask: Tensor | None, segments: Tensor | None, first_only: bool
+    ) -> Tensor:
+        """Modulation through ``ops.wave_modulation``: both projections in one GEMM (D -> 2D), and Token2Wave,
+        modulation and the read-out's input in one pass that recomputes instead of saving (same values)."""
+        weight = torch.cat((self.proj_a.weight, self.proj_b.weight))  # (2D, D)
+        bias = torch.cat((self.proj_a.bias, self.proj_b.bias))  # (2D,)
+        ab = nn.functional.linear(x, weight, bias)  # (B, T, 2D)
+        imag = self.readout == "real_imag"
+        # [Re, Im] feeds a linear layer that autocast runs in bf16 anyway: hand it bf16 and halve the memory.
+        device = x.device.type
+        out_dtype = torch.get_autocast_dtype(device) if imag and torch.is_autocast_enabled(device) else x.dtype
+        out = ops.wave_modulation(
+            ab,
+            attention_mask,
+            self.eps,
+            imag=imag,
+            hold_global=self.hold_global_semantics,
+            segments=segments,
+            first_only=first_only,
+            out_dtype=out_dtype,
+        )  # (B, T or 1, D or 2D)
+        if imag:
+            out = self.readout_proj(out)  # (B, T or 1, D)
         return out.to(x.dtype)
 
 
@@ -275,8 +306,14 @@ class WaveBlock(nn.Module):
         self.dropout = Dropout(config.dropout)
         self.residual = config.residual
 
-    def forward(self, x: Tensor, attention_mask: Tensor | None, segments: Tensor | None = None) -> Tensor:
-        h = self.dropout(self.mixing(x, attention_mask, segments))  # (B, T, D)
+    def forward(
+        self, x: Tensor, attention_mask: Tensor | None, segments: Tensor | None = None, first_only: bool = False
+    ) -> Tensor:
+        """(B, T, D) -> (B, T, D); with ``first_only`` (B, 1, D), the output at position 0 alone: after the
+        wave mixing every sublayer works position by position, so a [CLS] read-out needs nothing else."""
+        h = self.dropout(self.mixing(x, attention_mask, segments, first_only))  # (B, T or 1, D)
+        if first_only:
+            x = x[:, :1]  # (B, 1, D)
         x = x + h if self.residual else h
         if self.ffn is not None:
             h = self.dropout(self.ffn(x))  # (B, T, D)

@@ -72,20 +72,29 @@ class WaveModel(WavePreTrainedModel):
         inputs_embeds: Tensor | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        pooled_only: bool = False,
         **kwargs,
     ) -> BaseModelOutputWithPooling:
         """``input_ids`` (B, T) long and ``attention_mask`` (B, T) with 1 for real tokens.
 
         ``inputs_embeds`` (B, T, D) replaces the token-embedding lookup (positions and segments are still added),
         which lets analyses take gradients with respect to the input embeddings.
+
+        ``pooled_only``: the caller needs ``pooler_output`` alone. With [CLS] pooling the last block then works
+        on position 0 only (its wave mixing still takes G over every token; everything after it is position-wise),
+        the same pooled vector for a fraction of the work, and ``last_hidden_state`` is ``None``.
         """
         x = self.embeddings(input_ids, token_type_ids, inputs_embeds, attention_mask)  # (B, T, D)
         segments = token_type_ids if self.config.global_semantics == "segment" else None
         all_hidden = [x] if output_hidden_states else None
-        for layer in self.layers:
-            x = layer(x, attention_mask, segments)  # (B, T, D)
+        first_only = pooled_only and self.config.pooling == "cls" and not output_hidden_states
+        for i, layer in enumerate(self.layers):
+            x = layer(x, attention_mask, segments, first_only and i == len(self.layers) - 1)  # (B, T or 1, D)
             if all_hidden is not None:
                 all_hidden.append(x)
+        if first_only:
+            pooled = x[:, 0] if attention_mask is None else x[:, 0] * attention_mask[:, :1].to(x.dtype)  # (B, D)
+            return BaseModelOutputWithPooling(last_hidden_state=None, pooler_output=pooled)
         if attention_mask is not None:
             # Padded positions carry defined but meaningless values; zero them so no consumer can pick them up.
             x = x * attention_mask.unsqueeze(-1).to(x.dtype)  # (B, T, D)
@@ -143,6 +152,7 @@ class WaveForSequenceClassification(WavePreTrainedModel):
             token_type_ids=token_type_ids,
             inputs_embeds=inputs_embeds,
             output_hidden_states=output_hidden_states,
+            pooled_only=True,
         )
         logits = self.classifier(self.dropout(out.pooler_output))  # (B, C)
         if self.ngram_bag is not None and input_ids is not None:

@@ -32,6 +32,7 @@ __all__ = [
     "modulation_real",
     "magnitude",
     "masked_mean",
+    "wave_modulation",
     "DEFAULT_EPS",
 ]
 
@@ -149,3 +150,168 @@ def masked_mean(x: Tensor, attention_mask: Tensor | None) -> Tensor:
         return x.mean(dim=1)
     m = attention_mask.unsqueeze(-1).to(x.dtype)  # (B, T, 1)
     return (x * m).sum(dim=1) / m.sum(dim=1).clamp_min(1.0)  # (B, D)
+
+
+# Elements of one chunk of the fused modulation (about 8 MB in fp32): small enough that a chunk's temporaries stay
+# in cache and never reach the size (32 MB) above which glibc maps fresh, page-faulting memory for every tensor.
+_CHUNK_ELEMENTS = 1 << 21
+
+
+def _segment_matrix(segments: Tensor | None, dtype: torch.dtype) -> Tensor | None:
+    """(B, K, T) one-hot of each token's segment (K = number of segments), or ``None`` for one segment."""
+    if segments is None:
+        return None
+    k = int(segments.max()) + 1 if segments.numel() else 1
+    return torch.nn.functional.one_hot(segments.long(), k).to(dtype).transpose(1, 2)  # (B, K, T)
+
+
+class _WaveModulation(torch.autograd.Function):
+    """Token2Wave of two variants and their modulation in one pass that saves only its input.
+
+    ``token2wave`` + ``modulation`` through autograd keep about ten (B, T, D) fp32 tensors per layer for the
+    backward pass (the squares, G^2 - w^2, the clamped root, its mask, the products). This function saves the
+    projections ``ab`` (B, T, 2D) in their own dtype (bf16 under autocast) and G^2 of each variant (B, K, D), and
+    recomputes the rest, chunk by chunk over the batch, in the backward pass. Same values and gradients as the
+    unfused ops (``tests/test_ops.py`` checks both against them and against gradcheck in float64).
+
+    Backward, for one variant a (the other is symmetric), with s = sqrt(G^2 - a^2) where it passes the threshold
+    and the upstream gradients g_re, g_im of Re = a b - s_a s_b and Im = a s_b + b s_a:
+        h = dL/ds_a = g_im b - g_re s_b,     p = h / s_a (0 where s_a is clamped to 0),
+        dL/da_t = g_re b_t + g_im s_b,t - a_t p_t + m_t a_t sum_{j in t's segment} p_j,
+    the last term being the path through G^2 = sum_j m_j a_j^2 (dropped when G is held constant).
+    """
+
+    @staticmethod
+    def forward(ctx, ab, mask, members, eps, imag, hold, first_only, out_dtype):  # noqa: ANN001
+        # Autocast would run the bmm that sums squares in bf16; the wave math is specified in fp32 (see above).
+        with torch.autocast(ab.device.type, enabled=False):
+            return _WaveModulation._forward(ctx, ab, mask, members, eps, imag, hold, first_only, out_dtype)
+
+    @staticmethod
+    def backward(ctx, grad_out):  # noqa: ANN001
+        with torch.autocast(grad_out.device.type, enabled=False):
+            return _WaveModulation._backward(ctx, grad_out)
+
+    @staticmethod
+    def _forward(ctx, ab, mask, members, eps, imag, hold, first_only, out_dtype):  # noqa: ANN001
+        B, T, D2 = ab.shape
+        D = D2 // 2
+        dtype = _compute_dtype(ab)
+        positions = 1 if first_only else T
+        out = torch.empty(B, positions, D2 if imag else D, dtype=out_dtype, device=ab.device)
+        g_sq = torch.empty(B, 2, 1 if members is None else members.shape[1], D, dtype=dtype, device=ab.device)
+        step = max(1, _CHUNK_ELEMENTS // max(1, T * D2))
+        for start in range(0, B, step):
+            c = slice(start, start + step)
+            parts = _wave_parts(ab[c], mask, members, c, eps, dtype, None, positions)
+            (a, s_a, _, _), (b, s_b, _, _), g_sq[c] = parts
+            re = a * b - s_a * s_b  # (b, P, D)
+            out[c, :, :D] = re
+            if imag:
+                out[c, :, D:] = a * s_b + b * s_a  # (b, P, D)
+        ctx.save_for_backward(ab, mask, members, g_sq)
+        ctx.settings = (eps, imag, hold, positions)
+        return out
+
+    @staticmethod
+    def _backward(ctx, grad_out):  # noqa: ANN001
+        ab, mask, members, g_sq = ctx.saved_tensors
+        eps, imag, hold, positions = ctx.settings
+        B, T, D2 = ab.shape
+        D = D2 // 2
+        dtype = g_sq.dtype
+        grad_ab = torch.zeros_like(ab) if positions < T else torch.empty_like(ab)
+        step = max(1, _CHUNK_ELEMENTS // max(1, T * D2))
+        for start in range(0, B, step):
+            c = slice(start, start + step)
+            (a, s_a, root_a, ok_a), (b, s_b, root_b, ok_b), _ = _wave_parts(
+                ab[c], mask, members, c, eps, dtype, g_sq[c], positions
+            )
+            g_re = grad_out[c, :, :D].to(dtype)  # (b, P, D)
+            g_im = grad_out[c, :, D:].to(dtype) if imag else None
+            for half, (x, y, s_y, root_x, ok_x) in enumerate(((a, b, s_b, root_a, ok_a), (b, a, s_a, root_b, ok_b))):
+                direct = g_re * y  # (b, P, D)
+                h = -g_re * s_y  # (b, P, D) dL/ds_x
+                if imag:
+                    direct += g_im * s_y
+                    h += g_im * y
+                p = h.mul_(ok_x).div_(root_x)  # (b, P, D); 0 where the root is clamped
+                grad = direct.sub_(x * p)  # (b, P, D)
+                cols = slice(half * D, (half + 1) * D)
+                if positions < T:
+                    grad_ab[c, :positions, cols] = grad
+                else:
+                    grad_ab[c, :, cols] = grad
+                if not hold:  # the path through G^2, for every real token of the text
+                    full = ab[c, :, cols].to(dtype)  # (b, T, D)
+                    back = _segment_sum_back(p, members, c, positions, T)  # (b, 1 or T, D)
+                    m = mask[c].unsqueeze(-1) if mask is not None else 1.0
+                    grad_ab[c, :, cols] += (full * back * m).to(grad_ab.dtype)
+        return grad_ab, None, None, None, None, None, None, None
+
+
+def _wave_parts(ab_c, mask, members, c, eps, dtype, g_sq, positions):
+    """For one chunk of texts: per variant (w, s, clamped root, valid) at the first ``positions`` tokens, and
+    G^2 of both variants (2 stacked, (b, 2, K, D)); ``g_sq`` passes G^2 already computed."""
+    D = ab_c.shape[-1] // 2
+    if g_sq is None:
+        full = ab_c.to(dtype)  # (b, T, 2D)
+        sq = full * full  # (b, T, 2D)
+        if members is not None:
+            q = members[c] * mask[c].unsqueeze(1) if mask is not None else members[c]  # (b, K, T)
+            g2 = torch.bmm(q, sq)  # (b, K, 2D)
+        elif mask is not None:
+            g2 = torch.bmm(mask[c].unsqueeze(1), sq)  # (b, 1, 2D)
+        else:
+            g2 = sq.sum(dim=1, keepdim=True)  # (b, 1, 2D)
+        g_sq = torch.stack((g2[..., :D], g2[..., D:]), dim=1)  # (b, 2, K, D)
+    parts = []
+    for half in range(2):
+        w = ab_c[:, :positions, half * D : (half + 1) * D].to(dtype)  # (b, P, D)
+        g2 = g_sq[:, half]  # (b, K, D)
+        if members is not None:
+            g2 = torch.bmm(members[c][:, :, :positions].transpose(1, 2), g2)  # (b, P, D) each token's segment
+        threshold = eps * g2 + torch.finfo(dtype).tiny  # as in token2wave
+        diff = g2 - w * w  # (b, P, D)
+        ok = diff > threshold
+        root = diff.clamp_(min=threshold).sqrt_()  # (b, P, D), > 0
+        parts.append((w, root * ok, root, ok))
+    return parts[0], parts[1], g_sq
+
+
+def _segment_sum_back(p, members, c, positions, T):
+    """sum of ``p`` (b, P, D) over the positions of each segment, given back to every token: (b, 1, D) for one
+    segment, (b, T, D) per token otherwise."""
+    if members is None:
+        return p.sum(dim=1, keepdim=True)  # (b, 1, D)
+    seg = members[c]  # (b, K, T)
+    per_segment = torch.bmm(seg[:, :, :positions], p)  # (b, K, D)
+    return torch.bmm(seg.transpose(1, 2), per_segment)  # (b, T, D)
+
+
+def wave_modulation(
+    ab: Tensor,
+    attention_mask: Tensor | None = None,
+    eps: float = DEFAULT_EPS,
+    *,
+    imag: bool = False,
+    hold_global: bool = False,
+    segments: Tensor | None = None,
+    first_only: bool = False,
+    out_dtype: torch.dtype | None = None,
+) -> Tensor:
+    """Token2Wave of both variants and their modulation, fused (paper sections 3.1-3.2).
+
+    ``ab`` (B, T, 2D) holds the two variants side by side: w = ab[..., :D], w' = ab[..., D:] (one GEMM makes
+    both). Returns Re(Z Z') = w w' - s s' (B, T, D), or with ``imag`` [Re, Im] (B, T, 2D), Im = w s' + w' s. The
+    same values and gradients as ``modulation(token2wave(w), token2wave(w'))``, in a fraction of the memory (see
+    ``_WaveModulation``). ``hold_global`` and ``segments`` are as in ``token2wave``. ``first_only`` returns only
+    position 0 (B, 1, ...), with G still taken over every real token: what a [CLS] read-out needs.
+    ``out_dtype``: the result's dtype (default: the compute dtype, fp32 for 16-bit inputs).
+    """
+    dtype = _compute_dtype(ab)
+    mask = attention_mask.to(dtype) if attention_mask is not None else None
+    members = _segment_matrix(segments, dtype)
+    return _WaveModulation.apply(
+        ab, mask, members, eps, imag, hold_global, first_only, out_dtype or dtype
+    )
