@@ -252,11 +252,14 @@ def test_wave_nb_is_wave_wide_with_nbsvm_features():
 
 
 def test_cpu_dropout_keeps_nn_dropouts_distribution():
-    """The rand-based CPU mask: each element zeroed with probability p (binomial, 6 sigma), the rest scaled by
-    1 / (1 - p), gradients through the same mask, dtype kept, repeatable under a seed, identity in eval mode."""
+    """The 15-bit CPU mask: each element zeroed with probability p (binomial, 6 sigma), the rest scaled by
+    1 / (1 - p_q) with p_q = p rounded to a multiple of 2^-15 (within 2e-5 of p), gradients through the same mask,
+    dtype kept, repeatable under a seed, identity in eval mode."""
     from wave_network.layers import Dropout
 
     p, n = 0.3, 200_000
+    p_q = round(p * 2**15) / 2**15
+    assert abs(p_q - p) < 2e-5
     x = torch.rand(n, dtype=torch.float64) + 1.0
     layer = Dropout(p)
     torch.manual_seed(0)
@@ -264,7 +267,7 @@ def test_cpu_dropout_keeps_nn_dropouts_distribution():
     zeroed = (y == 0).double().mean().item()
     assert abs(zeroed - p) < 6 * (p * (1 - p) / n) ** 0.5
     kept = y != 0
-    torch.testing.assert_close(y[kept], x[kept] / (1 - p))
+    torch.testing.assert_close(y[kept], x[kept] / (1 - p_q))
     torch.manual_seed(0)
     torch.testing.assert_close(layer(x), y)  # same seed, same mask
 
@@ -274,4 +277,8 @@ def test_cpu_dropout_keeps_nn_dropouts_distribution():
     torch.testing.assert_close(leaf.grad, out.detach())  # d(x * mask * scale)/dx = mask * scale, and x = 1
 
     assert layer(torch.ones(8, dtype=torch.bfloat16)).dtype == torch.bfloat16
+    odd = torch.ones(3, 7, 5)  # a size that is no multiple of the four lanes per draw
+    assert layer(odd).shape == odd.shape
+    means = torch.stack([(layer(torch.ones(4096)) == 0).double().mean() for _ in range(64)])
+    assert abs(means.mean().item() - p) < 6 * (p * (1 - p) / (4096 * 64)) ** 0.5
     torch.testing.assert_close(layer.eval()(x), x)
