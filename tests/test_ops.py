@@ -192,3 +192,82 @@ def test_sentence_level_global_semantics_keeps_each_sentence_to_itself():
     assert torch.equal(first, ops.token2wave(w2, mask, segments=segments)[1][0, :4])
     # with text-level G the first sentence sees the change
     assert not torch.allclose(ops.token2wave(w, mask)[1][0, :4], ops.token2wave(w2, mask)[1][0, :4])
+
+
+def _unfused_modulation(ab, mask, imag, hold, segments, first_only):
+    D = ab.shape[-1] // 2
+    za = ops.token2wave(ab[..., :D], mask, hold_global=hold, segments=segments)
+    zb = ops.token2wave(ab[..., D:], mask, hold_global=hold, segments=segments)
+    z = ops.modulation(za, zb)
+    out = torch.cat(z, -1) if imag else z[0]
+    return out[:, :1] if first_only else out
+
+
+FUSED_CASES = [
+    (imag, hold, seg, first)
+    for imag in (False, True)
+    for hold in (False, True)
+    for seg in (False, True)
+    for first in (False, True)
+]
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_fused_modulation_matches_the_unfused_ops(compiled):
+    """Values and gradients of ``wave_modulation`` (eager and through torch.compile) equal those of
+    token2wave + modulation on the edge cases (padding, one-token text, all-zero dimension, dominant token), for
+    every read-out, G held or not, text- or segment-level G, all positions or [CLS] only."""
+    ops.set_compile(compiled)
+    try:
+        for imag, hold, seg, first in FUSED_CASES:
+            w1, mask = special_inputs()
+            ab = torch.cat((w1, torch.randn_like(w1) * 0.5 + 0.1), -1).requires_grad_(True)
+            segments = None
+            if seg:
+                segments = torch.zeros_like(mask)
+                segments[0, 3:] = 1
+                segments[1, 2:4] = 1
+            out = ops.wave_modulation(ab, mask, imag=imag, hold_global=hold, segments=segments, first_only=first)
+            ref = _unfused_modulation(ab, mask, imag, hold, segments, first)
+            upstream = torch.randn_like(ref)
+            (grad,) = torch.autograd.grad((out * upstream).sum(), ab)
+            (ref_grad,) = torch.autograd.grad((ref * upstream).sum(), ab)
+            case = dict(imag=imag, hold=hold, segments=seg, first_only=first)
+            torch.testing.assert_close(out, ref, **TOL64, msg=lambda m, c=case: f"{c}: {m}")
+            torch.testing.assert_close(grad, ref_grad, **TOL64, msg=lambda m, c=case: f"{c}: {m}")
+    finally:
+        ops.set_compile(False)
+
+
+@pytest.mark.parametrize("imag", [False, True])
+def test_fused_modulation_gradcheck_float64(imag):
+    w, mask = random_case(B=3, T=4, D=3, seed=7)
+    ab = torch.cat((w, torch.randn_like(w)), -1).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x: ops.wave_modulation(x, mask, imag=imag), (ab,), eps=1e-6, atol=1e-5)
+
+
+def test_fused_modulation_bf16_input_computes_in_fp32():
+    """bf16 projections (autocast) are widened to fp32 for the wave math, G^2 included, and the result matches the
+    unfused ops on the same bf16 values computed in fp32."""
+    torch.manual_seed(0)
+    ab = torch.randn(4, 9, 16).to(torch.bfloat16)
+    mask = torch.ones(4, 9, dtype=torch.long)
+    mask[1, 5:] = 0
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = ops.wave_modulation(ab, mask, imag=True)
+    assert out.dtype == torch.float32
+    ref = _unfused_modulation(ab.float(), mask, True, False, None, False)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    assert ops.wave_modulation(ab, mask, imag=True, out_dtype=torch.bfloat16).dtype == torch.bfloat16
+
+
+def test_fused_modulation_chunks_do_not_change_the_result(monkeypatch):
+    w, mask = random_case(B=5, T=6, D=4, seed=3)
+    ab = torch.cat((w, torch.randn_like(w)), -1).requires_grad_(True)
+    whole = ops.wave_modulation(ab, mask, imag=True)
+    (whole_grad,) = torch.autograd.grad(whole.sum(), ab)
+    monkeypatch.setattr(ops, "_CHUNK_ELEMENTS", 1)  # one text per chunk
+    chunked = ops.wave_modulation(ab, mask, imag=True)
+    (chunked_grad,) = torch.autograd.grad(chunked.sum(), ab)
+    torch.testing.assert_close(chunked, whole, **TOL64)
+    torch.testing.assert_close(chunked_grad, whole_grad, **TOL64)

@@ -151,6 +151,9 @@ def train(
     precision: str = typer.Option("auto", help="auto (bf16 autocast where supported), bf16 or fp32."),
     seed: int = typer.Option(42, help="Seed for initialisation, dropout, splits and batch order."),
     deterministic: bool = typer.Option(False, help="Bitwise repeatable kernels (slower)."),
+    compile_kernels: bool = typer.Option(
+        True, "--compile/--no-compile", help="Compile the fused wave kernels with torch.compile (faster)."
+    ),
     early_stopping: int | None = typer.Option(None, help="Stop after N validations without improvement."),
     label_smoothing: float | None = typer.Option(
         None, help="Cross-entropy label smoothing in [0, 1) (default: the preset's, else 0)."
@@ -195,6 +198,7 @@ def train(
             precision=precision,
             seed=seed,
             deterministic=deterministic,
+            compile=compile_kernels,
             early_stopping_patience=early_stopping,
             label_smoothing=label_smoothing,
             output_dir=output_dir,

@@ -39,6 +39,9 @@ class TrainConfig:
             ``"fp32"``.
         seed: seeds Python, NumPy and torch (model initialisation, dropout, batch order).
         deterministic: ``torch.use_deterministic_algorithms(True)``: bitwise repeatable runs, possibly slower.
+        compile: run the Wave models' fused wave kernels through ``torch.compile`` (``wave_network.ops``): about
+            7x faster than eager tensor ops on a CPU, after a one-off compilation of about 10 s; the same values.
+            Falls back to eager mode, with a warning, where compilation fails (no C++ compiler or Triton).
         label_smoothing: smoothing of the cross-entropy targets (Szegedy et al. 2016) for single-label
             classification, in [0, 1); ``None`` takes the preset's, else 0. Validation and test losses stay
             plain cross-entropy.
@@ -73,6 +76,7 @@ class TrainConfig:
     precision: str = "auto"
     seed: int = 42
     deterministic: bool = False
+    compile: bool = True
     label_smoothing: float | None = None
     early_stopping_patience: int | None = None
     eval_every: int = 1

@@ -13,7 +13,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from .. import baselines  # noqa: F401  (registers the baselines' Auto classes)
 from .. import data as wn_data
 from ..modeling_wave import WaveForSequenceClassification  # noqa: F401  (registers the Wave Auto classes)
-from .environment import resolve_precision
+from .environment import resolve_precision, tune_allocator
 from .evaluation import MODEL_INPUTS, evaluate_model
 from .metrics import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 from .progress import ProgressBars, hide_library_progress_bars
@@ -33,6 +33,7 @@ def resolve_model_dir(path: str | Path) -> Path:
 def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> tuple[Any, Any]:
     """``(model, tokenizer)`` from a model or run directory, the model in eval mode on ``device``."""
     path = resolve_model_dir(model_dir)
+    tune_allocator()
     with hide_library_progress_bars():
         model = AutoModelForSequenceClassification.from_pretrained(path).to(_device(device)).eval()
         tokenizer = AutoTokenizer.from_pretrained(path)

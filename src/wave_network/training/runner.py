@@ -20,6 +20,7 @@ import torch
 from transformers import get_linear_schedule_with_warmup
 
 from .. import data as wn_data
+from .. import ops
 from ..presets import list_presets
 from ..registry import create_model
 from . import distributed as ddp
@@ -41,6 +42,7 @@ from .environment import (
     resolve_device,
     resolve_precision,
     seed_everything,
+    tune_allocator,
 )
 from .loop import (
     LoopContext,
@@ -101,6 +103,8 @@ def train(
     cfg = cfg.resolved()
     if (data is None) != (tokenizer is None):
         raise ValueError("train(): pass data and tokenizer together, or neither")
+    tune_allocator()
+    ops.set_compile(cfg.compile)
     info = ddp.init_distributed(resolve_device(cfg.device).type)
     device = resolve_device(cfg.device, info.local_rank)
     try:
