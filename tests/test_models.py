@@ -321,3 +321,21 @@ def test_fused_wave_mixing_equals_the_unfused_ops():
         z = ops.modulation(ops.token2wave(mixing.proj_a(x), mask), ops.token2wave(mixing.proj_b(x), mask))
         expected = z[0] if readout == "real" else mixing.readout_proj(torch.cat(z, -1))
         torch.testing.assert_close(mixing(x, mask), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["paper-modulation", "wave-nb", "paper-multilayer"])
+def test_matmul_flops_per_token_matches_pytorchs_flop_counter(name):
+    """The FLOPs the efficiency benchmark divides by come from the config; PyTorch's FlopCounterMode counts the
+    matrix products a real forward + backward runs (the fused kernel sums G's squares without a matrix product)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from wave_network.params import matmul_flops_per_token
+
+    model = tiny(name).train()
+    ids, mask = batch()
+    mask = torch.ones_like(mask)  # every position real: tokens per text = T
+    with FlopCounterMode(display=False) as counter:
+        model(input_ids=ids, attention_mask=mask).logits.sum().backward()
+    counted = counter.get_total_flops() / (B * T)
+    expected = matmul_flops_per_token(model.config, tokens_per_text=T, training=True)
+    assert counted == pytest.approx(expected, rel=1e-9)

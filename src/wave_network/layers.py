@@ -5,6 +5,7 @@ Shapes: B batch, T tokens, D width.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 
@@ -172,30 +173,38 @@ class NGramBag(nn.Module):
         return torch.cat([hashed_ngram_ids(input_ids, attention_mask, n, self.buckets) for n in self.orders], 1)
 
     def _document_frequencies(
-        self, texts: Iterable[list[int]], groups: Tensor, n_groups: int, batch_size: int = 1024
+        self, texts: Iterable[list[int]], groups: Tensor | None, n_groups: int, batch_size: int = 1024
     ) -> Tensor:
-        """(n_groups, buckets + 1) counts of the texts of each group (``groups`` (N,) ids in [0, n_groups)) that
-        hold each n-gram at least once."""
-        texts = [torch.as_tensor(list(t), dtype=torch.long) for t in texts]
+        """(n_groups, buckets + 1) counts of the texts of each group (``groups`` (N,) ids in [0, n_groups); ``None``:
+        every text in group 0) that
+        hold each n-gram at least once. ``texts`` is consumed ``batch_size`` texts at a time (it may stream)."""
         rows = self.buckets + 1
         df = torch.zeros(n_groups, rows, dtype=torch.float64)
-        for start in range(0, len(texts), batch_size):
-            chunk = texts[start : start + batch_size]
+        texts = iter(texts)
+        start = 0
+        while chunk := [torch.as_tensor(list(t), dtype=torch.long) for t in itertools.islice(texts, batch_size)]:
             ids = pad_sequence(chunk, batch_first=True)  # (b, T)
             mask = (torch.arange(ids.shape[1]) < torch.tensor([len(t) for t in chunk])[:, None]).long()
             grams = self.ngram_ids(ids, mask)  # (b, orders * T)
             keys = torch.unique(torch.arange(len(chunk))[:, None] * rows + grams)  # (text, n-gram) pairs
-            group = groups[start : start + batch_size][keys // rows]
+            group = 0 if groups is None else groups[start : start + len(chunk)][keys // rows]
             df.view(-1).index_add_(0, group * rows + keys % rows, torch.ones(len(keys), dtype=torch.float64))
+            start += len(chunk)
         return df
 
     @torch.no_grad()
     def fit_document_frequencies(self, texts: Iterable[list[int]]) -> None:
         """Set ``idf`` = ln((1 + N) / (1 + df)) + 1 from N training texts (token-id lists), as scikit-learn's
         smoothed idf, and 0 for n-grams no training text has. Only for ``bag_weighting="tfidf"``."""
-        texts = list(texts)
-        n_texts = len(texts)
-        df = self._document_frequencies(texts, torch.zeros(n_texts, dtype=torch.long), 1)[0]
+        counted = [0]
+
+        def counting(items: Iterable[list[int]]):
+            for item in items:
+                counted[0] += 1
+                yield item
+
+        df = self._document_frequencies(counting(texts), None, 1)[0]
+        n_texts = counted[0]
         idf = torch.log((1 + n_texts) / (1 + df)) + 1
         idf[df == 0] = 0.0  # never seen in training: dropped, like a word outside a TF-IDF vocabulary
         idf[0] = 0.0  # "no n-gram here"

@@ -126,7 +126,9 @@ def _train(cfg: TrainConfig, info: ddp.DistInfo, device: torch.device, extra: li
     resume_state = None
     fit_statistics = getattr(model, "fit_text_statistics", None)
     if callable(fit_statistics) and not cfg.resume:  # a resumed run restores them with the weights
-        fit_statistics(data.train["input_ids"], list(data.train["labels"]))
+        # Streamed a batch at a time: the token ids of a large corpus as Python lists would cost gigabytes.
+        texts = (ids for rows in data.train.select_columns(["input_ids"]).iter(1024) for ids in rows["input_ids"])
+        fit_statistics(texts, list(data.train["labels"]))
     if cfg.resume:
         load_weights(model, run_dir.last)
         resume_state = load_resume_state(run_dir.last)
