@@ -1,5 +1,6 @@
 """CPU cost of dropout: PyTorch's ``nn.Dropout`` (a ``bernoulli_`` mask) against ``wave_network.layers.Dropout``
-(the same inverted-dropout mask drawn with ``torch.rand``), alone and inside a whole ``wave-nb`` training step
+(inverted dropout whose mask takes four 15-bit lanes from each 64-bit random draw and is saved as booleans), alone
+and inside a whole ``wave-nb`` training step
 (forward, backward, gradient clipping and optimiser step under bf16 autocast, the preset's shapes, 4 classes).
 
 Writes benchmarks/results/dropout_speed.{json,md}. Run it with nothing else on the machine. Usage:
