@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -61,6 +62,8 @@ SHAPES = {
 WAVE_PRESETS = ("paper-modulation", "wave-nb")
 CLASSICS = ("tfidf", "fasttext")
 INFER_TEXTS = {1: 32, 64: 256}  # texts timed at each batch size
+# Extra runs under another process setting: name suffix -> environment (see training.environment.tune_allocator).
+VARIANTS = {"paper-modulation@imdb": {"malloc-reuse": {"WAVE_NETWORK_MALLOC": "reuse"}}}
 
 
 def cpu_name() -> str:
@@ -305,12 +308,12 @@ def _child_tta(threads: int, max_epochs: int, out_file: str) -> None:
 # Parent: orchestration, report.
 
 
-def _in_child(args: list[str]) -> dict[str, Any]:
+def _in_child(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out_file = f.name
     command = [sys.executable, __file__, "--child", *args, "--out-file", out_file]
-    print("$", " ".join(command[1:]), flush=True)
-    subprocess.run(command, check=True, cwd=ROOT)
+    print("$", " ".join(f"{k}={v}" for k, v in (env or {}).items()), " ".join(command[1:]), flush=True)
+    subprocess.run(command, check=True, cwd=ROOT, env=os.environ | (env or {}))
     return json.loads(Path(out_file).read_text())
 
 
@@ -332,22 +335,23 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     record["ceiling"] = gemm_ceiling(args.threads)
     print(json.dumps(record["ceiling"]), flush=True)
     runs: dict[str, Any] = {}
-    for model in (*WAVE_PRESETS, *CLASSICS):
-        for shape in SHAPES:
-            name = f"{model}@{shape}"
-            if args.only and name not in args.only:
-                if name in previous.get("runs", {}):
-                    runs[name] = previous["runs"][name]
-                continue
-            run = _in_child(["run", model, shape, str(args.steps), str(args.warmup), str(args.threads)])
-            if run.get("flops_per_token"):
-                achieved = run["flops_per_token"] * run["train_tokens_per_s"] / 1e9
-                run["achieved_gflops"] = achieved
-                run["roofline_fraction"] = achieved / record["ceiling"]["native_gflops"]
-            else:
-                run["roofline_fraction"] = None
-            runs[name] = run
-            print(json.dumps({k: v for k, v in run.items() if k != "inference"}), flush=True)
+    plan = [(f"{m}@{s}", m, s, None) for m in (*WAVE_PRESETS, *CLASSICS) for s in SHAPES]
+    plan += [(f"{base}:{suffix}", *base.split("@"), env) for base, v in VARIANTS.items() for suffix, env in v.items()]
+    for name, model, shape, env in plan:
+        if args.only and name not in args.only:
+            if name in previous.get("runs", {}):
+                runs[name] = previous["runs"][name]
+            continue
+        run = _in_child(["run", model, shape, str(args.steps), str(args.warmup), str(args.threads)], env)
+        run["environment"] = env or {}
+        if run.get("flops_per_token"):
+            achieved = run["flops_per_token"] * run["train_tokens_per_s"] / 1e9
+            run["achieved_gflops"] = achieved
+            run["roofline_fraction"] = achieved / record["ceiling"]["native_gflops"]
+        else:
+            run["roofline_fraction"] = None
+        runs[name] = run
+        print(json.dumps({k: v for k, v in run.items() if k != "inference"}), flush=True)
     record["runs"] = runs
     if args.skip_tta:
         record["time_to_accuracy"] = previous.get("time_to_accuracy")
@@ -377,9 +381,12 @@ def render_markdown(record: dict[str, Any]) -> str:
     for run in record["runs"].values():
         inf = run["inference"]
         roof = run.get("roofline_fraction")
+        env = " ".join(f"{k}={v}" for k, v in (run.get("environment") or {}).items())
+        flops = run.get("flops_per_token")
         lines.append(
-            f"| `{run['model']}` | {SHAPES[run['shape']]['label']} | {_fmt(run.get('train_tokens_per_s'))} "
-            f"| {_fmt(run.get('flops_per_token') and run['flops_per_token'] / 1e6, '.2f')}M "
+            f"| `{run['model']}`{f' (`{env}`)' if env else ''} | {SHAPES[run['shape']]['label']} "
+            f"| {_fmt(run.get('train_tokens_per_s'))} "
+            f"| {'-' if not flops else f'{flops / 1e6:.2f}M'} "
             f"| {'-' if roof is None else f'{100 * roof:.0f}%'} | {_fmt(run['peak_rss_mb'])} "
             f"| {_fmt(inf['bf16_batch1']['infer_tokens_per_s'])} / {_fmt(inf['bf16_batch64']['infer_tokens_per_s'])} "
             f"| {inf['bf16_batch1']['ms_per_text']:.2f} / {inf['bf16_batch64']['ms_per_text']:.2f} "

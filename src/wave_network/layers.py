@@ -22,18 +22,22 @@ _MASK_LEVELS = 1 << 15
 
 
 class _MaskedScale(torch.autograd.Function):
-    """x * keep * scale, saving the boolean mask (1 byte per element) instead of a float copy of it."""
+    """x * keep * scale, saving the boolean mask (1 byte per element) instead of a float copy of it; with
+    ``inplace`` it overwrites x (which no other operation may need)."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, keep: Tensor, scale: float) -> Tensor:  # noqa: ANN001
+    def forward(ctx, x: Tensor, keep: Tensor, scale: float, inplace: bool) -> Tensor:  # noqa: ANN001
         ctx.save_for_backward(keep)
         ctx.scale = scale
+        if inplace:
+            ctx.mark_dirty(x)
+            return x.mul_(keep).mul_(scale)
         return (x * keep).mul_(scale)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # noqa: ANN001
         (keep,) = ctx.saved_tensors
-        return (grad * keep).mul_(ctx.scale), None, None
+        return (grad * keep).mul_(ctx.scale), None, None, None
 
 
 def _keep_mask(shape: torch.Size, threshold: int, device: torch.device) -> Tensor:
@@ -55,13 +59,15 @@ class Dropout(nn.Dropout):
     ``bernoulli_`` (benchmarks/dropout_speed.py). Elsewhere (CUDA's fused kernel), in eval mode and for a rate
     that 15 bits cannot represent within 0.1% it is ``nn.Dropout``."""
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, inplace: bool | None = None) -> Tensor:
+        """``inplace`` (default: the layer's ``inplace``) overwrites ``x``: for a fresh tensor nothing else uses."""
+        inplace = self.inplace if inplace is None else inplace
         threshold = round(self.p * _MASK_LEVELS)
         exact = threshold > 0 and abs(threshold / _MASK_LEVELS - self.p) <= 1e-3 * self.p
         if not self.training or not 0.0 < self.p < 1.0 or x.device.type != "cpu" or not exact:
-            return super().forward(x)
+            return nn.functional.dropout(x, self.p, self.training, inplace)
         keep = _keep_mask(x.shape, threshold, x.device)
-        return _MaskedScale.apply(x, keep, 1.0 / (1.0 - threshold / _MASK_LEVELS))
+        return _MaskedScale.apply(x, keep, 1.0 / (1.0 - threshold / _MASK_LEVELS), inplace)
 
 
 def sinusoidal_table(num_positions: int, dim: int) -> Tensor:
@@ -118,20 +124,28 @@ class WaveEmbeddings(nn.Module):
         """Sum of token, hashed n-gram, position and segment embeddings; ``inputs_embeds`` (B, T, D) replaces the
         token lookup (the n-grams, which need ``input_ids``, are then still added when ids are given)."""
         x = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, D)
+        # A looked-up x is a fresh tensor that no backward pass needs: add to it and drop out in place (two fewer
+        # (B, T, D) tensors at the peak). Never a caller's inputs_embeds, nor a lookup a forward hook may hold on to
+        # (the gradient analysis keeps it to read its gradient).
+        fresh = inputs_embeds is None and not self.word_embeddings._forward_hooks
+
+        def add(x: Tensor, y: Tensor) -> Tensor:
+            return x.add_(y) if fresh else x + y
+
         if self.ngram_embeddings is not None and input_ids is not None:
             for order in self.ngram_orders:
                 buckets = hashed_ngram_ids(input_ids, attention_mask, order, self.ngram_buckets)  # (B, T)
-                x = x + self.ngram_embeddings(buckets)  # (B, T, D)
+                x = add(x, self.ngram_embeddings(buckets))  # (B, T, D)
         T = x.shape[1]
         if self.position_embedding == "learned":
-            x = x + self.position_embeddings.weight[:T]  # (B, T, D)
+            x = add(x, self.position_embeddings.weight[:T])  # (B, T, D)
         elif self.position_embedding == "sinusoidal":
-            x = x + self.position_table[:T].to(x.dtype)  # (B, T, D)
+            x = add(x, self.position_table[:T].to(x.dtype))  # (B, T, D)
         if self.token_type_embeddings is not None:
             if token_type_ids is None:
                 token_type_ids = torch.zeros(x.shape[:2], dtype=torch.long, device=x.device)
-            x = x + self.token_type_embeddings(token_type_ids)  # (B, T, D)
-        return self.dropout(x)
+            x = add(x, self.token_type_embeddings(token_type_ids))  # (B, T, D)
+        return self.dropout(x, inplace=fresh)
 
 
 class NGramBag(nn.Module):

@@ -55,20 +55,21 @@ _ALLOCATOR_TUNED: dict[str, bool] = {}
 
 
 def tune_allocator() -> bool:
-    """Make glibc's malloc keep and reuse the memory of freed tensors instead of mapping fresh pages for each.
+    """Opt-in (``WAVE_NETWORK_MALLOC=reuse``): make glibc's malloc keep and reuse the memory of freed tensors.
 
     glibc serves every allocation above 32 MB (a (64, 512, 256) fp32 activation is 33.5 MB) with its own
     ``mmap`` and unmaps it on free, so each such tensor costs page faults and kernel zeroing on first touch: on a
-    2-core CPU a fresh 8.4M-element product took 10.5 ms against 2.1 ms into reused memory, and a wave-nb training
-    step at the IMDB shape 0.97 s against 0.69 s. Setting ``M_MMAP_MAX=0`` serves large blocks from the heap and a
-    2 GB ``M_TRIM_THRESHOLD`` keeps freed heap memory for the next step; the process's peak RSS is then the peak of
-    live memory plus fragmentation (measured in ``benchmarks/efficiency.py``). Process-wide, idempotent, a no-op
-    (returning False) where the C library is not glibc. ``WAVE_NETWORK_MALLOC=default`` leaves malloc alone.
+    2-core CPU a fresh 8.4M-element product took 10.5 ms against 2.1 ms into reused memory. With this setting
+    (``M_MMAP_MAX=0``: large blocks from the heap; a 2 GB ``M_TRIM_THRESHOLD``: freed heap memory kept for the next
+    step) an IMDB-shape training step is faster still than with the transparent huge pages ``wave_network`` turns on
+    by default, but the heap fragments as batch shapes vary and the peak RSS of an IMDB run grew from about 2 GB
+    to 3.5 GB in 40 steps, so it is off unless asked for. Process-wide, idempotent; returns whether it is set (never
+    where the C library is not glibc).
     """
     if "done" in _ALLOCATOR_TUNED:
         return _ALLOCATOR_TUNED["done"]
     ok = False
-    if sys.platform.startswith("linux") and os.environ.get("WAVE_NETWORK_MALLOC", "tuned") != "default":
+    if sys.platform.startswith("linux") and os.environ.get("WAVE_NETWORK_MALLOC") == "reuse":
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
             if hasattr(libc, "mallopt") and hasattr(libc, "gnu_get_libc_version"):
