@@ -339,3 +339,28 @@ def test_matmul_flops_per_token_matches_pytorchs_flop_counter(name):
     counted = counter.get_total_flops() / (B * T)
     expected = matmul_flops_per_token(model.config, tokens_per_text=T, training=True)
     assert counted == pytest.approx(expected, rel=1e-9)
+
+
+def test_embeddings_work_in_place_only_on_their_own_lookup():
+    """The looked-up embeddings are summed and dropped out in place; a caller's inputs_embeds is left untouched
+    and gives the same output as the lookup, and so does a lookup watched by a forward hook."""
+    model = tiny("paper-modulation", dropout=0.3).train()
+    ids, mask = batch()
+    embeddings = model.wave.embeddings
+    given = embeddings.word_embeddings(ids).detach().clone().requires_grad_(True)
+    kept = given.detach().clone()
+    torch.manual_seed(1)
+    from_ids = embeddings(ids, attention_mask=mask)
+    torch.manual_seed(1)
+    from_given = embeddings(ids, inputs_embeds=given, attention_mask=mask)
+    assert torch.equal(given.detach(), kept)
+    torch.testing.assert_close(from_ids, from_given)
+    seen = []
+    handle = embeddings.word_embeddings.register_forward_hook(lambda m, i, out: seen.append(out))
+    torch.manual_seed(1)
+    hooked = embeddings(ids, attention_mask=mask)
+    handle.remove()
+    torch.testing.assert_close(hooked, from_ids)
+    torch.testing.assert_close(seen[0], embeddings.word_embeddings(ids))  # the hook's tensor was not overwritten
+    from_ids.sum().backward()
+    assert model.wave.embeddings.word_embeddings.weight.grad is not None

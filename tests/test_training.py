@@ -363,3 +363,28 @@ def test_label_smoothing_trains_on_the_smoothed_cross_entropy(tmp_path, cache_di
     want = ((1 - smoothing) * nll + smoothing * uniform).mean().item()
     assert spy.loss == pytest.approx(want, rel=1e-4)
     assert json.loads((result.run_dir / "config.json").read_text())["train"]["label_smoothing"] == smoothing
+
+
+def test_allocator_tuning_is_opt_in_and_huge_pages_are_on_by_default():
+    """Importing wave_network asks PyTorch for transparent huge pages (unless the user set it); malloc reuse is
+    set only with WAVE_NETWORK_MALLOC=reuse, each checked in a fresh process."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os, wave_network; from wave_network.training.environment import tune_allocator; "
+        "print(os.environ['THP_MEM_ALLOC_ENABLE'], tune_allocator())"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("WAVE_NETWORK_MALLOC", "THP_MEM_ALLOC_ENABLE")}
+    plain = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert plain.stdout.split() == ["1", "False"]
+    reuse = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env | {"WAVE_NETWORK_MALLOC": "reuse", "THP_MEM_ALLOC_ENABLE": "0"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    expected = "True" if sys.platform.startswith("linux") else "False"
+    assert reuse.stdout.split() == ["0", expected]
