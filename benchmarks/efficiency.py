@@ -26,9 +26,9 @@ What it measures, on ``--threads`` CPU threads (default 2):
     GEMM ceiling the training step reaches (``null`` for the classics, which do no GEMMs).
   - ``peak_rss_mb``: the peak resident set of that whole process (``results.json``'s ``peak_memory_mb``: data,
     model, optimiser, training steps, validation and test evaluation).
-  - ``inference``: for fp32 and bf16, batch 1 and batch 64, over test texts in file order (each batch padded to
-    its longest text, tokenisation included): ``infer_tokens_per_s`` (real tokens per second) and
-    ``ms_per_text`` (a batch's time over its size).
+  - ``inference``: for fp32 and bf16, batch 1 and batch 64, over the first test texts through
+    ``training.inference.predict_logits`` (what ``predict`` runs: tokenisation included, batches of texts of
+    similar length): ``infer_tokens_per_s`` (real tokens per second) and ``ms_per_text`` (time over texts).
 
 * ``time_to_accuracy``: ``wave-nb`` trained on IMDB with the test accuracy probed every half epoch (probes not
   counted), against TF-IDF + LinearSVC fitted on the same split: ``tfidf_fit_s`` (its whole fit), the training
@@ -186,7 +186,7 @@ def _inference(model_dir: Path, spec: dict, threads: int) -> dict[str, Any]:
     import torch
 
     from wave_network import data as wn_data
-    from wave_network.training.inference import load_model
+    from wave_network.training.inference import load_model, predict_logits
 
     torch.set_num_threads(threads)
     model, tokenizer = load_model(model_dir, "cpu")
@@ -198,19 +198,17 @@ def _inference(model_dir: Path, spec: dict, threads: int) -> dict[str, Any]:
         for batch, n in INFER_TEXTS.items():
             chunk = texts[:n]
 
-            def run(items: list[str], batch: int = batch) -> int:
-                tokens = 0
-                for inputs in wn_data.encode_texts(tokenizer, items, spec["max_length"], batch_size=batch):
-                    tokens += int(inputs["attention_mask"].sum())
-                    inputs.pop("token_type_ids")
-                    model(**inputs)
-                return tokens
+            def run(items: list[str], batch: int = batch) -> None:
+                predict_logits(model, tokenizer, items, batch, max_length=spec["max_length"])
 
             with torch.no_grad(), autocast:
                 run(chunk[: 2 * batch])  # warm-up: compilation, allocator
                 start = time.perf_counter()
-                tokens = run(chunk)
+                run(chunk)
                 seconds = time.perf_counter() - start
+            tokens = sum(
+                len(ids) for ids in tokenizer(chunk, truncation=True, max_length=spec["max_length"])["input_ids"]
+            )
             out[f"{precision}_batch{batch}"] = {
                 "infer_tokens_per_s": tokens / seconds,
                 "ms_per_text": 1e3 * seconds / len(chunk),

@@ -146,6 +146,19 @@ def test_best_checkpoint_alone_serves_evaluate_and_predict(learned_run, cache_di
         assert sum(p["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
 
 
+def test_batched_prediction_sorts_by_length_and_keeps_the_input_order(learned_run):
+    """predict_logits batches texts of similar length (a window at a time) and returns the logits in input order,
+    equal to predicting each text alone."""
+    from wave_network.training.inference import load_model, predict_logits
+
+    model, tokenizer = load_model(learned_run.run_dir, "cpu")
+    texts = ["Stocks fell", "The team won the championship final on Sunday after extra time", "Oil", "", "a b c"] * 3
+    batched = predict_logits(model, tokenizer, texts, batch_size=4, window=2)
+    alone = torch.cat([predict_logits(model, tokenizer, [t], batch_size=1) for t in texts])
+    assert batched.shape == (len(texts), len(LABELS))
+    torch.testing.assert_close(batched, alone, rtol=1e-4, atol=1e-5)
+
+
 def test_early_stopping_stops_when_validation_stops_improving(tmp_path, cache_dir):
     # With a vanishing learning rate the validation accuracy never beats the first validation.
     cfg = tiny_config(tmp_path / "run", cache_dir, learning_rate=1e-12, epochs=6, early_stopping_patience=2)
