@@ -56,8 +56,9 @@ class Dropout(nn.Dropout):
     rounded to a multiple of 2^-15 (0.1 -> 0.100006, 0.3 -> 0.299988) and the kept elements are scaled by
     1 / (1 - that rate), which keeps the expectation exact; only the boolean mask is saved for the backward pass.
     On a 2-core CPU (PyTorch 2.13, 8.4M elements) the mask took 14 ms against 40 for ``torch.rand`` and 58 for
-    ``bernoulli_``; ``benchmarks/dropout_speed.py`` times the layer against ``nn.Dropout``. Elsewhere (CUDA's fused kernel), in eval mode and for a rate
-    that 15 bits cannot represent within 0.1% it is ``nn.Dropout``."""
+    ``bernoulli_``; ``benchmarks/dropout_speed.py`` times the layer against ``nn.Dropout``.
+    Elsewhere (CUDA's fused kernel), in eval mode and for a rate that 15 bits cannot represent within 0.1% it is
+    ``nn.Dropout``."""
 
     def forward(self, x: Tensor, inplace: bool | None = None) -> Tensor:
         """``inplace`` (default: the layer's ``inplace``) overwrites ``x``: for a fresh tensor nothing else uses."""
