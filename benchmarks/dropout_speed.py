@@ -30,6 +30,13 @@ from wave_network.training.optim import build_optimizer, clip_gradients  # noqa:
 from wave_ops_speed import time_fn  # noqa: E402
 
 
+class TorchDropout(nn.Dropout):
+    """``nn.Dropout`` that takes the per-call ``inplace`` argument the Wave embeddings pass."""
+
+    def forward(self, x: torch.Tensor, inplace: bool | None = None) -> torch.Tensor:
+        return nn.functional.dropout(x, self.p, self.training, bool(inplace))
+
+
 def training_step_seconds(dropout_cls: type[nn.Module], batch: int, tokens: int, repeats: int) -> float:
     """Median seconds of one wave-nb training step whose dropout layers are ``dropout_cls``."""
     torch.manual_seed(0)
@@ -70,7 +77,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     B, T, D = args.batch, args.tokens, get_preset("wave-nb").model["hidden_size"]
     x = torch.randn(B, T, D, requires_grad=True)
-    layers = {"torch": nn.Dropout(0.3).train(), "wave_network": Dropout(0.3).train()}
+    layers = {"torch": TorchDropout(0.3).train(), "wave_network": Dropout(0.3).train()}
     alone = {k: statistics.median(time_fn(lambda m=m: m(x), [x], args.repeats)) for k, m in layers.items()}
     step = {k: training_step_seconds(type(m), B, T, args.repeats) for k, m in layers.items()}
     result = {

@@ -3,6 +3,7 @@ tokenizer): ``evaluate`` it on a data set split, or ``predict`` labels for raw t
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,8 @@ def predict_logits(
     time (in input order a batch of reviews pads to its longest, about twice the real tokens on IMDB). Memory is
     bounded by the window, whatever the number of texts.
     """
-    device = next(model.parameters()).device
+    # a fitted classic may hold buffers only, or nothing at all: then it runs on the CPU
+    device = next(itertools.chain(model.parameters(), model.buffers()), torch.empty(0)).device
     max_length = max_length or tokenizer.model_max_length
     pad = pad_token_id_of(tokenizer)
     out: list[torch.Tensor] = []
