@@ -413,6 +413,11 @@ def render_markdown(record: dict[str, Any]) -> str:
             best = max((p["test_accuracy"] for p in tta["wave_nb_probes"]), default=None)
             lines[-1] += f"`wave-nb` did not pass it within {tta['max_epochs']} epochs (best probe {best})."
     lines += ["", f"Command: `python {record['command']}`"]
+    if record.get("partial_rerun"):
+        lines[-1] += (
+            " (a partial re-run: the other rows and the GEMM ceiling come from the full run of the same day, "
+            "which stopped after the Wave rows)"
+        )
     return "\n".join(lines) + "\n"
 
 
