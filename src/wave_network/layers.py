@@ -189,10 +189,10 @@ class NGramBag(nn.Module):
 
     def _document_frequencies(
         self, texts: Iterable[list[int]], groups: Tensor | None, n_groups: int, batch_size: int = 1024
-    ) -> Tensor:
+    ) -> tuple[Tensor, int]:
         """(n_groups, buckets + 1) counts of the texts of each group (``groups`` (N,) ids in [0, n_groups); ``None``:
-        every text in group 0) that
-        hold each n-gram at least once. ``texts`` is consumed ``batch_size`` texts at a time (it may stream)."""
+        every text in group 0) that hold each n-gram at least once, and the number of texts. ``texts`` is consumed
+        ``batch_size`` texts at a time (it may stream)."""
         rows = self.buckets + 1
         df = torch.zeros(n_groups, rows, dtype=torch.float64)
         texts = iter(texts)
@@ -205,21 +205,14 @@ class NGramBag(nn.Module):
             group = 0 if groups is None else groups[start : start + len(chunk)][keys // rows]
             df.view(-1).index_add_(0, group * rows + keys % rows, torch.ones(len(keys), dtype=torch.float64))
             start += len(chunk)
-        return df
+        return df, start
 
     @torch.no_grad()
     def fit_document_frequencies(self, texts: Iterable[list[int]]) -> None:
         """Set ``idf`` = ln((1 + N) / (1 + df)) + 1 from N training texts (token-id lists), as scikit-learn's
         smoothed idf, and 0 for n-grams no training text has. Only for ``bag_weighting="tfidf"``."""
-        counted = [0]
-
-        def counting(items: Iterable[list[int]]):
-            for item in items:
-                counted[0] += 1
-                yield item
-
-        df = self._document_frequencies(counting(texts), None, 1)[0]
-        n_texts = counted[0]
+        df, n_texts = self._document_frequencies(texts, None, 1)
+        df = df[0]
         idf = torch.log((1 + n_texts) / (1 + df)) + 1
         idf[df == 0] = 0.0  # never seen in training: dropped, like a word outside a TF-IDF vocabulary
         idf[0] = 0.0  # "no n-gram here"
@@ -237,7 +230,7 @@ class NGramBag(nn.Module):
                 f"bag_weighting='nb' needs one class id in [0, {self.nb_ratio.shape[1]}) per training text "
                 "(single-label classification)"
             )
-        df = self._document_frequencies(texts, labels, self.nb_ratio.shape[1])  # (C, buckets + 1)
+        df, _ = self._document_frequencies(texts, labels, self.nb_ratio.shape[1])  # (C, buckets + 1)
         seen = df.sum(0) > 0
         seen[0] = False
         p = (df + alpha) * seen  # (C, rows) this class's texts
