@@ -364,3 +364,30 @@ def test_embeddings_work_in_place_only_on_their_own_lookup():
     torch.testing.assert_close(seen[0], embeddings.word_embeddings(ids))  # the hook's tensor was not overwritten
     from_ids.sum().backward()
     assert model.wave.embeddings.word_embeddings.weight.grad is not None
+
+
+@pytest.mark.parametrize("name", ["paper-modulation", "wave-nb"])
+def test_fused_embeddings_equal_the_unfused_path_under_bf16_autocast(name, monkeypatch):
+    """One training step through the fused embeddings (ops.embed_tokens; bf16 straight into the first projection
+    where no residual path keeps them) against the unfused lookup + add + dropout with the same dropout masks:
+    the same logits and loss, and the same gradients up to fp32 summation order."""
+    from wave_network.layers import WaveEmbeddings
+
+    def step(fused: bool):
+        monkeypatch.setattr(WaveEmbeddings, "_fusable", lambda self, i, e: fused and i is not None and e is None)
+        torch.manual_seed(0)
+        model = tiny(name, dropout=0.3).train()
+        ids, mask = batch()
+        torch.manual_seed(1)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model(input_ids=ids, attention_mask=mask, labels=torch.arange(B) % 2)
+        out.loss.backward()
+        grads = {n: p.grad.to_dense() for n, p in model.named_parameters() if p.grad is not None}
+        return out, grads
+
+    fused, fused_grads = step(True)
+    plain, plain_grads = step(False)
+    assert torch.equal(fused.logits, plain.logits)
+    assert fused_grads.keys() == plain_grads.keys()
+    for key, grad in fused_grads.items():
+        torch.testing.assert_close(grad, plain_grads[key], rtol=1e-5, atol=1e-6, msg=lambda m, k=key: f"{k}: {m}")

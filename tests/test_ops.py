@@ -278,3 +278,66 @@ def test_fused_modulation_chunks_do_not_change_the_result(monkeypatch):
     (chunked_grad,) = torch.autograd.grad(chunked.sum(), ab)
     torch.testing.assert_close(chunked, whole, **TOL64)
     torch.testing.assert_close(chunked_grad, whole_grad, **TOL64)
+
+
+def _unfused_embed(ids, table, positions, keep, scale, padding_idx, sparse):
+    """The reference: nn.Embedding's lookup and backward, the position sum and dropout as separate ops."""
+    x = torch.nn.functional.embedding(ids, table, padding_idx=padding_idx, sparse=sparse)
+    if positions is not None:
+        x = x + positions
+    return x * keep * scale if keep is not None else x
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_embed_tokens_matches_embedding_add_dropout(compiled, sparse):
+    """``embed_tokens`` gives nn.Embedding + positions + dropout's values, and the same gradients for the table
+    (dense or sparse, none for the padding row, repeated ids summed) and the positions; with dropout or without."""
+    before = ops.compile_enabled()
+    ops.set_compile(compiled)
+    try:
+        gen = torch.Generator().manual_seed(0)
+        V, D, B, T, pad = 11, 6, 3, 5, 0
+        ids = torch.randint(0, V, (B, T), generator=gen)
+        ids[0, -2:] = pad
+        ids[1, :] = 4  # one id repeated: its gradient rows add up
+        for with_positions, with_keep in ((True, True), (True, False), (False, True)):
+            table = torch.randn(V, D, dtype=torch.float64, generator=gen).requires_grad_(True)
+            positions = torch.randn(T, D, dtype=torch.float64, generator=gen).requires_grad_(True)
+            pos = positions if with_positions else None
+            keep = torch.rand(B, T, D, generator=gen) > 0.3 if with_keep else None
+            scale = 1 / 0.7 if with_keep else 1.0
+            out = ops.embed_tokens(ids, table, pos, keep, scale, padding_idx=pad, sparse=sparse)
+            ref = _unfused_embed(ids, table, pos, keep, scale, pad, sparse)
+            upstream = torch.randn(B, T, D, dtype=torch.float64, generator=gen)
+            inputs = (table, positions) if with_positions else (table,)
+            grads = torch.autograd.grad((out * upstream).sum(), inputs)
+            ref_grads = torch.autograd.grad((ref * upstream).sum(), inputs)
+            torch.testing.assert_close(out, ref, **TOL64)
+            assert grads[0].is_sparse == sparse
+            for got, want in zip(grads, ref_grads, strict=True):
+                got = got.to_dense() if got.is_sparse else got
+                want = want.to_dense() if want.is_sparse else want
+                torch.testing.assert_close(got, want, **TOL64)
+            assert torch.all(grads[0].to_dense()[pad] == 0)
+    finally:
+        ops.set_compile(before)
+
+
+def test_embed_tokens_bf16_output_rounds_once_and_keeps_fp32_gradients():
+    """With ``out_dtype=bf16`` the result is the fp32 sum rounded once (what autocast's cast of it gave), and the
+    table's gradient is summed in fp32 from a bf16 upstream gradient (no 16-bit accumulation over repeats)."""
+    gen = torch.Generator().manual_seed(1)
+    table = torch.randn(7, 8, generator=gen).requires_grad_(True)
+    positions = torch.randn(4, 8, generator=gen)
+    ids = torch.full((64, 4), 3)  # 256 occurrences of one id
+    keep = torch.rand(64, 4, 8, generator=gen) > 0.1
+    out = ops.embed_tokens(ids, table, positions, keep, 1 / 0.9, out_dtype=torch.bfloat16)
+    assert out.dtype == torch.bfloat16
+    ref = ((table.detach()[ids] + positions) * keep * (1 / 0.9)).to(torch.bfloat16)
+    assert torch.equal(out, ref)
+    upstream = torch.randn(64, 4, 8, generator=gen).to(torch.bfloat16)
+    (grad,) = torch.autograd.grad(out, table, upstream)
+    assert grad.dtype == torch.float32
+    want = (upstream.double() * keep * (1 / 0.9)).sum((0, 1))
+    torch.testing.assert_close(grad[3].double(), want, rtol=1e-6, atol=1e-6)

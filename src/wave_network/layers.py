@@ -60,15 +60,25 @@ class Dropout(nn.Dropout):
     Elsewhere (CUDA's fused kernel), in eval mode and for a rate that 15 bits cannot represent within 0.1% it is
     ``nn.Dropout``."""
 
+    def uses_cpu_mask(self, device: torch.device) -> bool:
+        """Whether a training forward pass on ``device`` draws the 15-bit mask (else it is ``nn.Dropout``'s)."""
+        threshold = round(self.p * _MASK_LEVELS)
+        exact = threshold > 0 and abs(threshold / _MASK_LEVELS - self.p) <= 1e-3 * self.p
+        return 0.0 < self.p < 1.0 and device.type == "cpu" and exact
+
+    def keep_mask(self, shape: tuple[int, ...], device: torch.device) -> tuple[Tensor, float]:
+        """The boolean keep mask of a training forward pass over ``shape`` and the scale of the kept elements (the
+        draw ``forward`` makes; for callers that fuse the dropout into their own kernel)."""
+        threshold = round(self.p * _MASK_LEVELS)
+        return _keep_mask(torch.Size(shape), threshold, device), 1.0 / (1.0 - threshold / _MASK_LEVELS)
+
     def forward(self, x: Tensor, inplace: bool | None = None) -> Tensor:
         """``inplace`` (default: the layer's ``inplace``) overwrites ``x``: for a fresh tensor nothing else uses."""
         inplace = self.inplace if inplace is None else inplace
-        threshold = round(self.p * _MASK_LEVELS)
-        exact = threshold > 0 and abs(threshold / _MASK_LEVELS - self.p) <= 1e-3 * self.p
-        if not self.training or not 0.0 < self.p < 1.0 or x.device.type != "cpu" or not exact:
+        if not self.training or not self.uses_cpu_mask(x.device):
             return nn.functional.dropout(x, self.p, self.training, inplace)
-        keep = _keep_mask(x.shape, threshold, x.device)
-        return _MaskedScale.apply(x, keep, 1.0 / (1.0 - threshold / _MASK_LEVELS), inplace)
+        keep, scale = self.keep_mask(x.shape, x.device)
+        return _MaskedScale.apply(x, keep, scale, inplace)
 
 
 def sinusoidal_table(num_positions: int, dim: int) -> Tensor:
@@ -121,9 +131,14 @@ class WaveEmbeddings(nn.Module):
         token_type_ids: Tensor | None = None,
         inputs_embeds: Tensor | None = None,
         attention_mask: Tensor | None = None,
+        out_dtype: torch.dtype | None = None,
     ) -> Tensor:
         """Sum of token, hashed n-gram, position and segment embeddings; ``inputs_embeds`` (B, T, D) replaces the
-        token lookup (the n-grams, which need ``input_ids``, are then still added when ids are given)."""
+        token lookup (the n-grams, which need ``input_ids``, are then still added when ids are given).
+        ``out_dtype``: the dtype of the result (default: the tables'); bf16 where the only consumer is a linear
+        layer under bf16 autocast. Token and position embeddings alone run fused (``ops.embed_tokens``)."""
+        if self._fusable(input_ids, inputs_embeds):
+            return self._fused(input_ids, out_dtype)
         x = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, D)
         # A looked-up x is a fresh tensor that no backward pass needs: add to it and drop out in place (two fewer
         # (B, T, D) tensors at the peak). Never a caller's inputs_embeds, nor a lookup a forward hook may hold on to
@@ -146,7 +161,46 @@ class WaveEmbeddings(nn.Module):
             if token_type_ids is None:
                 token_type_ids = torch.zeros(x.shape[:2], dtype=torch.long, device=x.device)
             x = add(x, self.token_type_embeddings(token_type_ids))  # (B, T, D)
-        return self.dropout(x, inplace=fresh)
+        return self.dropout(x, inplace=fresh).to(out_dtype or x.dtype)
+
+    def _fusable(self, input_ids: Tensor | None, inputs_embeds: Tensor | None) -> bool:
+        """Whether ``ops.embed_tokens`` computes this forward pass: token and position embeddings only, on the
+        CPU, with the lookup not observed by a forward hook (the gradient analysis reads it)."""
+        table = self.word_embeddings
+        return (
+            inputs_embeds is None
+            and input_ids is not None
+            and input_ids.device.type == "cpu"
+            and self.ngram_embeddings is None
+            and self.token_type_embeddings is None
+            and not table._forward_hooks
+            and not table._forward_pre_hooks
+            and table.max_norm is None
+            and (not self.training or self.dropout.p == 0 or self.dropout.uses_cpu_mask(input_ids.device))
+        )
+
+    def _fused(self, input_ids: Tensor, out_dtype: torch.dtype | None) -> Tensor:
+        T = input_ids.shape[1]
+        if self.position_embedding == "learned":
+            positions = self.position_embeddings.weight[:T]  # (T, D)
+        elif self.position_embedding == "sinusoidal":
+            positions = self.position_table[:T]  # (T, D)
+        else:
+            positions = None
+        table = self.word_embeddings
+        keep, scale = None, 1.0
+        if self.training and self.dropout.p > 0:
+            keep, scale = self.dropout.keep_mask((*input_ids.shape, table.embedding_dim), input_ids.device)
+        return ops.embed_tokens(
+            input_ids,
+            table.weight,
+            positions,
+            keep,
+            scale,
+            out_dtype=out_dtype,
+            padding_idx=table.padding_idx,
+            sparse=table.sparse,
+        )  # (B, T, D)
 
 
 class NGramBag(nn.Module):
@@ -287,8 +341,10 @@ class WaveMixing(nn.Module):
         """``segments`` (B, T) ids: global semantics per segment of a sentence pair instead of per text.
         ``first_only``: the output at position 0 only, (B, 1, D), G still taken over every real token."""
         hold = self.hold_global_semantics
+        # Results in the layer's own dtype, whatever the input's (bf16 embeddings under autocast; see WaveModel).
+        dtype = self.proj_a.weight.dtype
         if self.combine is ops.modulation and self.readout in ("real", "real_imag"):
-            return self._fused_modulation(x, attention_mask, segments, first_only)
+            return self._fused_modulation(x, attention_mask, segments, first_only, dtype)
         z_a = ops.token2wave(self.proj_a(x), attention_mask, self.eps, hold, segments)  # 2 x (B, T, D)
         z_b = ops.token2wave(self.proj_b(x), attention_mask, self.eps, hold, segments)  # 2 x (B, T, D)
         if first_only:
@@ -299,11 +355,11 @@ class WaveMixing(nn.Module):
         elif self.readout == "real":
             out = z[0]  # (B, T, D)
         else:
-            out = self.readout_proj(torch.cat(z, dim=-1).to(x.dtype))  # (B, T, D)
-        return out.to(x.dtype)
+            out = self.readout_proj(torch.cat(z, dim=-1).to(dtype))  # (B, T, D)
+        return out.to(dtype)
 
     def _fused_modulation(
-        self, x: Tensor, attention_mask: Tensor | None, segments: Tensor | None, first_only: bool
+        self, x: Tensor, attention_mask: Tensor | None, segments: Tensor | None, first_only: bool, dtype: torch.dtype
     ) -> Tensor:
         """Modulation through ``ops.wave_modulation``: both projections in one GEMM (D -> 2D), and Token2Wave,
         modulation and the read-out's input in one pass that recomputes instead of saving (same values)."""
@@ -313,7 +369,7 @@ class WaveMixing(nn.Module):
         imag = self.readout == "real_imag"
         # [Re, Im] feeds a linear layer that autocast runs in bf16 anyway: hand it bf16 and halve the memory.
         device = x.device.type
-        out_dtype = torch.get_autocast_dtype(device) if imag and torch.is_autocast_enabled(device) else x.dtype
+        out_dtype = torch.get_autocast_dtype(device) if imag and torch.is_autocast_enabled(device) else dtype
         out = ops.wave_modulation(
             ab,
             attention_mask,
@@ -326,7 +382,7 @@ class WaveMixing(nn.Module):
         )  # (B, T or 1, D or 2D)
         if imag:
             out = self.readout_proj(out)  # (B, T or 1, D)
-        return out.to(x.dtype)
+        return out.to(dtype)
 
 
 class FeedForward(nn.Module):

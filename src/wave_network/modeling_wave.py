@@ -64,6 +64,14 @@ class WaveModel(WavePreTrainedModel):
             return hidden[:, 0]
         return ops.masked_mean(hidden, attention_mask)
 
+    def _embedding_dtype(self, output_hidden_states: bool) -> torch.dtype | None:
+        """bf16 embeddings under bf16 autocast on the CPU when the first block feeds them only to its projections
+        (no residual path keeps them, no hidden states are returned): the fp32 sum and its cast are never made."""
+        first = self.layers[0] if len(self.layers) else None
+        if output_hidden_states or first is None or first.residual or not torch.is_autocast_enabled("cpu"):
+            return None
+        return torch.get_autocast_dtype("cpu")
+
     def forward(
         self,
         input_ids: Tensor | None = None,
@@ -84,7 +92,9 @@ class WaveModel(WavePreTrainedModel):
         on position 0 only (its wave mixing still takes G over every token; everything after it is position-wise),
         the same pooled vector for a fraction of the work, and ``last_hidden_state`` is ``None``.
         """
-        x = self.embeddings(input_ids, token_type_ids, inputs_embeds, attention_mask)  # (B, T, D)
+        x = self.embeddings(
+            input_ids, token_type_ids, inputs_embeds, attention_mask, self._embedding_dtype(output_hidden_states)
+        )  # (B, T, D)
         segments = token_type_ids if self.config.global_semantics == "segment" else None
         all_hidden = [x] if output_hidden_states else None
         first_only = pooled_only and self.config.pooling == "cls" and not output_hidden_states

@@ -36,6 +36,7 @@ __all__ = [
     "magnitude",
     "masked_mean",
     "wave_modulation",
+    "embed_tokens",
     "set_compile",
     "compile_enabled",
     "DEFAULT_EPS",
@@ -263,12 +264,36 @@ def _modulation_backward(ab, mask, members, g_sq, grad_out, eps: float, imag: bo
     return grads[0], grads[1]
 
 
+def _embed_forward(ids, table, positions, keep, scale: float, out_dtype: torch.dtype):
+    """Token rows plus positions, dropped out, in ``out_dtype``: (B, T) ids -> (B, T, D), one pass."""
+    x = torch.nn.functional.embedding(ids, table)  # (B, T, D)
+    if positions is not None:
+        x = x + positions  # (T, D) broadcast over the batch
+    if keep is not None:
+        x = x * keep * scale
+    return x.to(out_dtype)
+
+
+def _embed_backward(grad, ids, keep, scale: float, with_positions: bool, dtype: torch.dtype):
+    """The gradient of every (B, T) position in ``dtype`` (fp32 or wider), dropout applied, and its sum over the
+    batch (the positions')."""
+    g = grad.to(dtype)
+    if keep is not None:
+        g = g * keep * scale
+    return g, (g.sum(0) if with_positions else None)
+
+
 _COMPILED: dict[str, Any] = {}
 
 
 def _kernel(name: str):
-    """The chunk function ``name``, compiled when ``compile_enabled()``."""
-    plain = {"forward": _modulation_forward, "backward": _modulation_backward}[name]
+    """The function ``name``, compiled when ``compile_enabled()``."""
+    plain = {
+        "forward": _modulation_forward,
+        "backward": _modulation_backward,
+        "embed_forward": _embed_forward,
+        "embed_backward": _embed_backward,
+    }[name]
     if not compile_enabled():
         return plain
     if name not in _COMPILED:
@@ -340,6 +365,66 @@ class _WaveModulation(torch.autograd.Function):
                     ab[c], _rows(mask, c), _rows(members, c), g_sq[c], grad_out[c], eps, imag, hold, positions
                 )
         return grad_ab, None, None, None, None, None, None, None
+
+
+class _EmbedTokens(torch.autograd.Function):
+    """``embed_tokens``: the gather, the position sum, dropout and the cast to the consumer's dtype in one fused pass
+    that saves only the ids and the boolean keep mask; the backward pass gives the table's gradient in fp32 (dense,
+    or sparse as ``nn.Embedding(sparse=True)`` gives it), never accumulated in 16 bits."""
+
+    @staticmethod
+    def forward(ctx, ids, table, positions, keep, scale, out_dtype, padding_idx, sparse):  # noqa: ANN001
+        with torch.autocast(ids.device.type, enabled=False):
+            out = _kernel("embed_forward")(ids, table, positions, keep, scale, out_dtype)
+        ctx.save_for_backward(ids, keep)
+        ctx.settings = (scale, padding_idx, sparse, table.shape, table.dtype, positions is not None)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):  # noqa: ANN001
+        ids, keep = ctx.saved_tensors
+        scale, padding_idx, sparse, shape, dtype, with_positions = ctx.settings
+        with torch.autocast(ids.device.type, enabled=False):
+            compute = torch.promote_types(dtype, torch.float32)
+            g, grad_positions = _kernel("embed_backward")(grad_out, ids, keep, scale, with_positions, compute)
+        flat_ids, rows = ids.reshape(-1), g.reshape(-1, shape[1]).to(dtype)  # (B*T,), (B*T, D)
+        grad_table = None
+        if ctx.needs_input_grad[1] and sparse:
+            if padding_idx is not None:  # nn.Embedding's padding row gets no gradient
+                real = flat_ids != padding_idx
+                flat_ids, rows = flat_ids[real], rows[real]
+            grad_table = torch.sparse_coo_tensor(flat_ids.unsqueeze(0), rows, shape, check_invariants=False)
+        elif ctx.needs_input_grad[1]:
+            grad_table = torch.zeros(shape, dtype=dtype, device=ids.device).index_add_(0, flat_ids, rows)
+            if padding_idx is not None:
+                grad_table[padding_idx] = 0
+        if grad_positions is not None and not ctx.needs_input_grad[2]:
+            grad_positions = None
+        return None, grad_table, grad_positions, None, None, None, None, None
+
+
+def embed_tokens(
+    input_ids: Tensor,
+    table: Tensor,
+    positions: Tensor | None = None,
+    keep: Tensor | None = None,
+    scale: float = 1.0,
+    *,
+    out_dtype: torch.dtype | None = None,
+    padding_idx: int | None = None,
+    sparse: bool = False,
+) -> Tensor:
+    """``(table[input_ids] + positions) * keep * scale``, cast to ``out_dtype``, as one fused pass (paper section
+    4a's embeddings: token lookup plus positional encoding, then dropout).
+
+    ``input_ids`` (B, T); ``table`` (V, D), the token embedding weight; ``positions`` (T, D) or ``None``; ``keep``
+    (B, T, D) boolean dropout mask with ``scale`` = 1 / (1 - rate), or ``None`` (no dropout). ``out_dtype``
+    (default: the table's): bf16 hands a bf16 linear layer its input without a separate fp32 tensor and cast.
+    ``padding_idx`` and ``sparse`` as in ``nn.Embedding``. The same values and gradients as the unfused
+    ``nn.Embedding`` + add + dropout (``tests/test_ops.py``); the table's gradient is summed in fp32.
+    """
+    dtype = out_dtype or table.dtype
+    return _EmbedTokens.apply(input_ids, table, positions, keep, scale, dtype, padding_idx, sparse)
 
 
 def _chunks(rows: int, row_elements: int) -> list[slice]:

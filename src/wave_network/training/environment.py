@@ -69,15 +69,47 @@ def tune_allocator() -> bool:
     if "done" in _ALLOCATOR_TUNED:
         return _ALLOCATOR_TUNED["done"]
     ok = False
-    if sys.platform.startswith("linux") and os.environ.get("WAVE_NETWORK_MALLOC") == "reuse":
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            if hasattr(libc, "mallopt") and hasattr(libc, "gnu_get_libc_version"):
-                ok = bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
-        except OSError:
-            ok = False
+    libc = _glibc() if os.environ.get("WAVE_NETWORK_MALLOC") == "reuse" else None
+    if libc is not None and hasattr(libc, "mallopt"):
+        ok = bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
     _ALLOCATOR_TUNED["done"] = ok
     return ok
+
+
+_LIBC: list[Any] = []
+
+
+def _glibc() -> Any:
+    """The C library when it is glibc (``malloc_trim`` and ``mallopt`` exist), else ``None``; loaded once."""
+    if not _LIBC:
+        libc = None
+        if sys.platform.startswith("linux"):
+            try:
+                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            except OSError:
+                libc = None
+            if libc is not None and not all(hasattr(libc, f) for f in ("malloc_trim", "gnu_get_libc_version")):
+                libc = None
+        _LIBC.append(libc)
+    return _LIBC[0]
+
+
+def release_free_memory() -> None:
+    """Give the C heap's free pages back to the system (glibc ``malloc_trim(0)``); a no-op elsewhere and under
+    ``WAVE_NETWORK_MALLOC=reuse``, whose point is to keep them.
+
+    Called after every CPU optimiser step. Batches of different lengths free tensors of different sizes, and
+    glibc (whose mmap threshold rises to 32 MB after the first large free) keeps the holes between them in its
+    heap: the RSS of a ``paper-modulation`` AG News run grew by about 400 MB over 80 steps of varying lengths
+    and stayed flat at one length. Trimming after each step kept that growth to about 130 MB at no measurable
+    cost to the step (the pages it returns are the ones the next step would fault in anyway). See
+    benchmarks/efficiency.py for the peak RSS of whole runs.
+    """
+    if _ALLOCATOR_TUNED.get("done"):
+        return
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def seed_everything(seed: int) -> None:

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .distributed import DistInfo, gather_objects
+from .environment import release_free_memory
 from .metrics import compute_metrics, loss_from_logits
 from .progress import ProgressBars
 
@@ -79,6 +80,8 @@ def evaluate_model(
             label_parts.append(batch["labels"].cpu())
     seconds = time.perf_counter() - start
     model.train(was_training)
+    if device.type == "cpu":
+        release_free_memory()  # batches of every length leave holes in the C heap (see release_free_memory)
     if not logits_parts and not dist.enabled:
         raise ValueError(f"the {prefix} split is empty")
     logits = torch.cat(logits_parts) if logits_parts else torch.zeros(0)

@@ -24,6 +24,7 @@ from torch import nn
 
 from .checkpoint import restore_rng_state
 from .distributed import DistInfo, all_reduce_sum, collective_device
+from .environment import release_free_memory
 from .evaluation import MODEL_INPUTS, evaluate_model, to_device
 from .metrics import SINGLE_LABEL
 from .optim import clip_gradients
@@ -214,6 +215,8 @@ def _train_step(ctx: LoopContext, batch: dict[str, torch.Tensor], callbacks: Cal
     ctx.optimizer.step()
     ctx.scheduler.step()
     ctx.optimizer.zero_grad(set_to_none=True)
+    if ctx.device.type == "cpu":
+        release_free_memory()
     state.global_step += 1
     state.batch_in_epoch += 1
     state.epoch_loss_sum += loss_sum

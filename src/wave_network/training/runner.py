@@ -39,6 +39,7 @@ from .environment import (
     cpu_threads,
     deterministic_mode,
     graceful_interrupt,
+    release_free_memory,
     resolve_device,
     resolve_precision,
     seed_everything,
@@ -53,7 +54,7 @@ from .loop import (
     fits_without_gradients,
 )
 from .metrics import REGRESSION, selection_metric
-from .optim import build_optimizer, sparse_parameters
+from .optim import HybridAdam, build_optimizer, sparse_parameters
 from .plots import plot_confusion_matrix, plot_training_curves
 from .progress import ProgressBars, hide_library_progress_bars
 from .resources import (
@@ -342,6 +343,7 @@ def _builtin_callbacks(ctx: LoopContext, run_dir: RunDir, resolved: dict, has_va
 def _finish(ctx: LoopContext, data: Any, pad_id: int, run_dir: RunDir, started: float) -> dict:
     """Reload the best-validation weights, evaluate them on the test split once, write results and plots."""
     cfg, info, state = ctx.cfg, ctx.dist, ctx.state
+    _release_training_state(ctx)
     if info.is_main and not run_dir.best.exists():
         # No validation split: the final weights are the only candidate.
         replace_dir(lambda tmp: save_model_dir(ctx.model, ctx.tokenizer, tmp), run_dir.best)
@@ -408,6 +410,20 @@ def _finish(ctx: LoopContext, data: Any, pad_id: int, run_dir: RunDir, started: 
             title = f"test split, best validation checkpoint (epoch {state.best_epoch})"
             plot_confusion_matrix(matrix, ctx.label_names, run_dir.file(CONFUSION_MATRIX), title=title)
     return results
+
+
+def _release_training_state(ctx: LoopContext) -> None:
+    """Drop the optimiser's moments and the gradients once training is over (``last/`` holds them for a resume):
+    for ``paper-modulation`` that is 3 x its 23.4M-weight token table, about 280 MB, which the test evaluation
+    would otherwise add to."""
+    ctx.model.zero_grad(set_to_none=True)
+    optimizer = ctx.optimizer
+    inners = [optimizer.dense, optimizer.sparse] if isinstance(optimizer, HybridAdam) else [optimizer]
+    for inner in inners:
+        if inner is not None:
+            inner.state.clear()
+    if ctx.device.type == "cpu":
+        release_free_memory()
 
 
 def _resolved_config(ctx: LoopContext, data: Any) -> dict[str, Any]:
