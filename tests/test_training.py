@@ -387,17 +387,38 @@ def test_allocator_tuning_is_opt_in_and_huge_pages_are_on_by_default():
 
     code = (
         "import os, wave_network; from wave_network.training.environment import tune_allocator; "
-        "print(os.environ['THP_MEM_ALLOC_ENABLE'], tune_allocator())"
+        "print(os.environ['THP_MEM_ALLOC_ENABLE'], tune_allocator(), os.environ['ONEDNN_PRIMITIVE_CACHE_CAPACITY'])"
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("WAVE_NETWORK_MALLOC", "THP_MEM_ALLOC_ENABLE")}
+    unset = ("WAVE_NETWORK_MALLOC", "THP_MEM_ALLOC_ENABLE", "ONEDNN_PRIMITIVE_CACHE_CAPACITY")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     plain = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert plain.stdout.split() == ["1", "False"]
+    assert plain.stdout.split() == ["1", "False", "128"]
     reuse = subprocess.run(
         [sys.executable, "-c", code],
-        env=env | {"WAVE_NETWORK_MALLOC": "reuse", "THP_MEM_ALLOC_ENABLE": "0"},
+        env=env | {"WAVE_NETWORK_MALLOC": "reuse", "THP_MEM_ALLOC_ENABLE": "0", "ONEDNN_PRIMITIVE_CACHE_CAPACITY": "7"},
         capture_output=True,
         text=True,
         check=True,
     )
     expected = "True" if sys.platform.startswith("linux") else "False"
-    assert reuse.stdout.split() == ["0", expected]
+    assert reuse.stdout.split() == ["0", expected, "7"]
+
+
+def test_release_free_memory_trims_the_heap_and_leaves_reuse_alone(monkeypatch):
+    """After every CPU step the loop hands the C heap's free pages back (glibc malloc_trim), except when the user
+    asked malloc to keep them (WAVE_NETWORK_MALLOC=reuse)."""
+    from wave_network.training import environment
+
+    calls = []
+
+    class FakeLibc:
+        def malloc_trim(self, pad):
+            calls.append(pad)
+
+    monkeypatch.setattr(environment, "_LIBC", [FakeLibc()])
+    monkeypatch.setattr(environment, "_ALLOCATOR_TUNED", {"done": False})
+    environment.release_free_memory()
+    assert calls == [0]
+    monkeypatch.setattr(environment, "_ALLOCATOR_TUNED", {"done": True})
+    environment.release_free_memory()
+    assert calls == [0]

@@ -10,7 +10,7 @@ from wave_network.training import TrainConfig
 
 def test_train_config_takes_the_paper_defaults_from_the_preset():
     cfg = TrainConfig(model="paper-modulation").resolved()
-    assert (cfg.learning_rate, cfg.epochs, cfg.batch_size, cfg.eval_batch_size) == (1e-3, 4, 64, 128)
+    assert (cfg.learning_rate, cfg.epochs, cfg.batch_size, cfg.eval_batch_size) == (1e-3, 4, 64, 64)
     explicit = TrainConfig(model="paper-modulation", learning_rate=0.01, batch_size=8).resolved()
     assert (explicit.learning_rate, explicit.epochs, explicit.batch_size) == (0.01, 4, 8)
 
@@ -22,7 +22,7 @@ def test_train_config_without_preset_needs_explicit_hyperparameters(monkeypatch)
     with pytest.raises(ValueError, match="TrainConfig.learning_rate"):
         TrainConfig(model="some-baseline").resolved()
     cfg = TrainConfig(model="some-baseline", learning_rate=2e-5, epochs=1, batch_size=4).resolved()
-    assert cfg.eval_batch_size == 8
+    assert cfg.eval_batch_size == 4
 
 
 def test_train_config_rejects_an_unknown_model_suggesting_the_closest():

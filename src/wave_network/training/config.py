@@ -30,7 +30,8 @@ class TrainConfig:
         epochs: passes over the training split; ``None`` takes the preset's (the paper's 4).
         batch_size: global batch size, summed over all processes under torchrun (each process gets
             ``batch_size / world_size``); ``None`` takes the preset's (the paper's 64).
-        eval_batch_size: global batch size for validation and test; ``None`` uses ``2 * batch_size``.
+        eval_batch_size: global batch size for validation and test; ``None`` uses ``batch_size`` (twice it, the
+            earlier default, made evaluation rather than training the peak of an IMDB run's memory).
         weight_decay: AdamW decoupled weight decay, applied to matrices only (not to biases or norm scales).
         warmup_ratio: fraction of all optimiser steps spent in linear warm-up from 0 to ``learning_rate``,
             after which the rate decays linearly to 0 at the last step.
@@ -169,7 +170,7 @@ class TrainConfig:
                 value = defaults[name]
             values[name] = value
         if self.eval_batch_size is None:
-            values["eval_batch_size"] = 2 * values["batch_size"]
+            values["eval_batch_size"] = values["batch_size"]
         if self.early_stopping_patience is None and defaults.get("early_stopping_patience") is not None:
             values["early_stopping_patience"] = defaults["early_stopping_patience"]
         if self.label_smoothing is None:
