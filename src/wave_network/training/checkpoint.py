@@ -15,6 +15,20 @@ from torch import nn
 from .progress import hide_library_progress_bars
 
 TRAINER_STATE = "trainer_state.pt"
+WEIGHTS = "model.safetensors"
+
+
+class CheckpointError(ValueError):
+    """A saved model or resume state exists but cannot be read (truncated, empty, overwritten by other bytes)."""
+
+
+def damaged(path: str | Path, error: BaseException) -> CheckpointError:
+    """The error for a checkpoint directory whose files fail to load, with the library's reason in one line."""
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return CheckpointError(
+        f"{path}: the saved model cannot be loaded ({type(error).__name__}: {reason}); its files are damaged or "
+        "incomplete. Train again, or restore the directory from a copy"
+    )
 
 
 def capture_rng_state() -> dict[str, Any]:
@@ -59,8 +73,11 @@ def save_model_dir(model: nn.Module, tokenizer: Any, path: str | Path) -> Path:
 
 def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     """Copy the weights saved in model directory ``path`` into ``model`` (same architecture), in place."""
-    with hide_library_progress_bars():
-        saved = type(model).from_pretrained(path)
+    try:
+        with hide_library_progress_bars():
+            saved = type(model).from_pretrained(path)
+    except Exception as error:  # safetensors' SafetensorError derives from Exception only
+        raise damaged(path, error) from error
     model.load_state_dict(saved.state_dict())
     return model
 
@@ -112,4 +129,7 @@ def load_resume_state(path: str | Path) -> dict[str, Any]:
     file = Path(path) / TRAINER_STATE
     if not file.exists():
         raise FileNotFoundError(f"no resume state at {file}; was the run started with this output_dir?")
-    return torch.load(file, map_location="cpu", weights_only=True)
+    try:
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as error:  # a truncated pickle raises anything from EOFError to RuntimeError
+        raise damaged(path, error) from error

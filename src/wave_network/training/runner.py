@@ -4,13 +4,14 @@ checkpoint, evaluates it on the test split once and writes the results."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,17 @@ from .resources import (
     peak_memory,
     reset_peak_memory,
 )
-from .rundir import CONFIG, CONFUSION_MATRIX, RESULTS, TRAINING_CURVES, RunDir, default_run_dir, to_jsonable
+from .rundir import (
+    CONFIG,
+    CONFUSION_MATRIX,
+    RESULTS,
+    TRAINING_CURVES,
+    RunDir,
+    RunDirError,
+    RunDirLock,
+    default_run_dir,
+    to_jsonable,
+)
 
 logger = logging.getLogger("wave_network.training")
 
@@ -116,7 +127,11 @@ def train(
 
 def _train(cfg: TrainConfig, info: ddp.DistInfo, device: torch.device, extra: list, data, tokenizer):
     started = time.time()
-    run_dir = _resolve_run_dir(cfg, info)
+    with _claim_run_dir(cfg, info) as run_dir:
+        return _run(cfg, info, device, extra, data, tokenizer, run_dir, started)
+
+
+def _run(cfg, info, device, extra, data, tokenizer, run_dir: RunDir, started: float) -> RunResult:
     seed_everything(cfg.seed)
     if data is None:
         with hide_library_progress_bars(cfg.quiet or not info.is_main):
@@ -170,20 +185,46 @@ def _train(cfg: TrainConfig, info: ddp.DistInfo, device: torch.device, extra: li
     )
 
 
-def _resolve_run_dir(cfg: TrainConfig, info: ddp.DistInfo) -> RunDir:
-    """The run directory, decided (and checked) on rank 0 and shared with the other processes."""
+@contextlib.contextmanager
+def _claim_run_dir(cfg: TrainConfig, info: ddp.DistInfo) -> Iterator[RunDir]:
+    """The run directory, decided, created and locked on rank 0 and shared with the other processes. A
+    second process writing the same directory is refused (``RunDirLock``); a run that fails before writing
+    anything takes the directory it created with it."""
     outcome: tuple[str | None, Exception | None] = (None, None)
+    lock = created = None
     if info.is_main:
         try:
             path = _run_dir_path(cfg)
-            path.mkdir(parents=True, exist_ok=True)
+            created = path if not path.exists() else None
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise RunDirError(f"cannot create the run directory {path}: {error.strerror}") from error
+            lock = RunDirLock(path).acquire()
+            if not cfg.resume and RunDir(path).holds_run():
+                lock.release()
+                raise FileExistsError(
+                    f"TrainConfig.output_dir={str(path)!r} already holds a run; continue it with resume=True or "
+                    "choose another output_dir"
+                )
             outcome = (str(path), None)
         except (ValueError, OSError) as error:
             outcome = (None, error)
     path, error = ddp.broadcast_object(outcome, info)
     if error is not None:
+        if created is not None:
+            RunDir(created).remove_if_empty()
         raise error
-    return RunDir(path)
+    run_dir = RunDir(path)
+    try:
+        yield run_dir
+    except BaseException:
+        if created is not None:
+            run_dir.remove_if_empty()
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _run_dir_path(cfg: TrainConfig) -> Path:
@@ -204,11 +245,6 @@ def _run_dir_path(cfg: TrainConfig) -> Path:
     run_dir = RunDir(path)
     if cfg.resume and not (run_dir.last / TRAINER_STATE).exists():
         raise FileNotFoundError(f"TrainConfig.resume: no checkpoint to resume at {run_dir.last}")
-    if not cfg.resume and run_dir.holds_run():
-        raise FileExistsError(
-            f"TrainConfig.output_dir={str(path)!r} already holds a run; continue it with resume=True or "
-            "choose another output_dir"
-        )
     return path
 
 
