@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import yaml
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
+from rich.text import Text
 
 from .params import count_parameters
 from .presets import get_preset, list_presets
@@ -46,8 +48,54 @@ def main(verbose: bool = typer.Option(False, "--verbose", help="Debug logging.")
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+# The library's messages name config fields; at the command line the user typed flags, so errors name those.
+_FLAGS = {
+    "TrainConfig.model_overrides": "--set",
+    "TrainConfig.model": "--model",
+    "TrainConfig.learning_rate": "--lr",
+    "TrainConfig.epochs": "--epochs",
+    "TrainConfig.batch_size": "--batch-size",
+    "TrainConfig.weight_decay": "--weight-decay",
+    "TrainConfig.warmup_ratio": "--warmup-ratio",
+    "TrainConfig.precision": "--precision",
+    "TrainConfig.seed": "--seed",
+    "TrainConfig.early_stopping_patience": "--early-stopping",
+    "TrainConfig.label_smoothing": "--label-smoothing",
+    "TrainConfig.output_dir": "--output-dir",
+    "TrainConfig.resume": "--resume",
+    "TrainConfig.device": "--device",
+    "TrainConfig.tracker": "--tracker",
+    "TrainConfig.num_threads": "--num-threads",
+    "TrainConfig.max_steps": "--max-steps",
+    "DataConfig.dataset": "--dataset",
+    "DataConfig.data_dir": "--data-dir",
+    "DataConfig.train_file": "--train-file",
+    "DataConfig.test_file": "--test-file",
+    "DataConfig.text_columns": "--text-column",
+    "DataConfig.label_column": "--label-column",
+    "DataConfig.problem_type": "--task",
+    "DataConfig.tokenizer": "--tokenizer",
+    "DataConfig.max_length": "--max-length",
+    "DataConfig.val_split": "--val-split",
+    "DataConfig.max_train_samples": "--max-train-samples",
+    "DataConfig.seed": "--seed",
+    "resume=True": "--resume",
+}
+_CONFIG_NAME = re.compile(r"\b(?:TrainConfig|DataConfig)\.\w+|\bresume=True\b")
+_OVERRIDE = re.compile(r"(?:\bTrainConfig\.model_overrides\['(\w+)'\]|\bWaveConfig\.(\w+))")
+
+
+def _as_flags(message: str) -> str:
+    """``TrainConfig.epochs=0`` as ``--epochs=0``, ``WaveConfig.num_layers`` as ``--set num_layers``."""
+    message = _OVERRIDE.sub(lambda m: f"--set {m.group(1) or m.group(2)}", message)
+    message = re.sub(r"\blearning_rate\b", "--lr", message)
+    message = re.sub(r"\bprecision='(\w+)'", r"--precision \1", message)
+    return _CONFIG_NAME.sub(lambda m: _FLAGS.get(m.group(0), m.group(0)), message)
+
+
 def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/bold red] {message}")
+    # Text, not markup: a message may hold brackets ("labels ['a', 'b']") that rich would read as style tags.
+    err_console.print(Text.assemble(("error:", "bold red"), " ", _as_flags(message)), highlight=False)
     raise typer.Exit(code=2)
 
 
@@ -90,9 +138,13 @@ def _data_config(
     max_train_samples: int | None,
     max_eval_samples: int | None = None,
     val_split: str = "rows",
+    task: str | None = None,
 ):
     from .data import DataConfig
 
+    tasks = {"classification": "single_label_classification", "regression": "regression"}
+    if task is not None and task not in tasks:
+        _fail(f"--task {task!r}; expected classification or regression")
     return DataConfig(
         dataset=dataset,
         data_dir=data_dir,
@@ -106,6 +158,7 @@ def _data_config(
         max_train_samples=max_train_samples,
         max_eval_samples=max_eval_samples,
         val_split=val_split,
+        problem_type=tasks.get(task) if task else None,
     )
 
 
@@ -123,6 +176,12 @@ TEXT_COLUMN = typer.Option(None, "--text-column", help="Text column of a local f
 LABEL_COLUMN = typer.Option(None, "--label-column", help="Label column of a local file.")
 TOKENIZER = typer.Option("bert-base-uncased", "--tokenizer", help="Tokenizer name or path (bundled default).")
 MAX_LENGTH = typer.Option(512, "--max-length", help="Truncate texts to this many tokens.")
+TASK = typer.Option(
+    None,
+    "--task",
+    help="classification or regression; default: inferred from the labels (fractional numbers mean regression), "
+    "with a notice saying so.",
+)
 VAL_SPLIT = typer.Option(
     "rows",
     "--val-split",
@@ -143,6 +202,7 @@ def train(
     max_length: int = MAX_LENGTH,
     max_train_samples: int | None = typer.Option(None, help="Stratified subsample of the training data."),
     val_split: str = VAL_SPLIT,
+    task: str | None = TASK,
     lr: float | None = typer.Option(None, "--lr", help="Peak learning rate (default: the preset's)."),
     epochs: int | None = typer.Option(None, help="Epochs (default: the preset's)."),
     batch_size: int | None = typer.Option(None, help="Global batch size (default: the preset's)."),
@@ -189,6 +249,7 @@ def train(
                 seed,
                 max_train_samples,
                 val_split=val_split,
+                task=task,
             ),
             learning_rate=lr,
             epochs=epochs,
@@ -271,6 +332,7 @@ def evaluate(
     output: Path | None = typer.Option(None, "--output", help="Also write the metrics as JSON here."),
     seed: int = typer.Option(42, help="Seed of the train/validation split (for --split validation)."),
     val_split: str = VAL_SPLIT,
+    task: str | None = TASK,
 ) -> None:
     """Evaluate a saved model on a data set split and print its metrics."""
     from .data import DataError
@@ -289,6 +351,7 @@ def evaluate(
             seed,
             None,
             val_split=val_split,
+            task=task,
         )
         metrics = run_evaluate(
             model_dir, data_cfg, split=split, batch_size=batch_size, device=device, precision=precision

@@ -26,6 +26,7 @@ from .errors import (
     DataError,
     DataFileNotFoundError,
     DatasetNotFoundError,
+    EmptyDatasetError,
     EncodingError,
     MalformedRowError,
 )
@@ -133,6 +134,8 @@ def check_csv(path: Path, *, sep: str, quoting: str, column_names: Sequence[str]
         raise MalformedRowError(f"{path}, line {reader.line_num}: {error}") from error
     finally:
         csv.field_size_limit(limit)
+    if row == 0:
+        raise EmptyDatasetError(f"{path}: the file has no rows{'' if column_names else ', only the header line'}")
     return header
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data import DataConfig
-from ..registry import list_models, training_defaults
+from ..registry import check_model_overrides, list_models, training_defaults
 
 PRECISIONS = ("auto", "bf16", "fp32")
 DEVICES = ("auto", "cpu", "cuda")
@@ -112,6 +112,8 @@ class TrainConfig:
             fail("model", f"a registered model name{hint}; known: {', '.join(known)}")
         if not isinstance(self.model_overrides, dict):
             fail("model_overrides", "a dict of model config fields")
+        if isinstance(self.data, DataConfig):
+            check_model_overrides(self.model, self.model_overrides, self.data.max_length)
         if not isinstance(self.data, DataConfig):
             fail("data", "a wave_network.data.DataConfig")
         choices = {"precision": PRECISIONS, "device": DEVICES, "tracker": TRACKERS}

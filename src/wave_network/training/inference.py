@@ -4,6 +4,7 @@ tokenizer): ``evaluate`` it on a data set split, or ``predict`` labels for raw t
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from .evaluation import MODEL_INPUTS, evaluate_model
 from .metrics import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 from .progress import ProgressBars, hide_library_progress_bars
 from .rundir import BEST
+
+logger = logging.getLogger("wave_network.training")
 
 
 def resolve_model_dir(path: str | Path) -> Path:
@@ -80,6 +83,8 @@ def evaluate(
     with hide_library_progress_bars(quiet):
         model, tokenizer = load_model(model_dir, torch_device)
         splits = wn_data.load_splits(data_cfg)
+        for notice in splits.provenance.get("notices", []):
+            logger.warning(notice)
         _check_labels(model, splits.label_names, splits.problem_type)
         tokenized = wn_data.tokenize_splits(splits, tokenizer, data_cfg.max_length, cache_dir=data_cfg.cache_dir)
     dataset = getattr(tokenized, split)

@@ -166,6 +166,9 @@ def _run(cfg, info, device, extra, data, tokenizer, run_dir: RunDir, started: fl
                 fit_fn = fit_without_gradients if ctx.optimizer is None else fit
                 fit_fn(ctx, train_loader, val_loader, callbacks)
             except NonFiniteLossError as error:
+                if not run_dir.last.exists():  # no checkpoint yet: the message must not promise one
+                    head = str(error).split("; the last/ checkpoint")[0]
+                    error.args = (f"{head}. No last/ checkpoint was written before it stopped: start the run again.",)
                 if info.is_main:
                     record = {"type": "error", "step": error.step, "epoch": error.epoch, "error": str(error)}
                     run_dir.append_metrics(record)
@@ -201,14 +204,18 @@ def _claim_run_dir(cfg: TrainConfig, info: ddp.DistInfo) -> Iterator[RunDir]:
             except OSError as error:
                 raise RunDirError(f"cannot create the run directory {path}: {error.strerror}") from error
             lock = RunDirLock(path).acquire()
+            if cfg.resume:
+                _check_resume_settings(RunDir(path), cfg)
             if not cfg.resume and RunDir(path).holds_run():
-                lock.release()
                 raise FileExistsError(
                     f"TrainConfig.output_dir={str(path)!r} already holds a run; continue it with resume=True or "
-                    "choose another output_dir"
+                    "choose another TrainConfig.output_dir"
                 )
             outcome = (str(path), None)
         except (ValueError, OSError) as error:
+            if lock is not None:
+                lock.release()
+                lock = None
             outcome = (None, error)
     path, error = ddp.broadcast_object(outcome, info)
     if error is not None:
@@ -241,7 +248,7 @@ def _run_dir_path(cfg: TrainConfig) -> Path:
     elif cfg.resume:
         raise ValueError("TrainConfig.resume=True needs TrainConfig.output_dir (the run directory to continue)")
     else:
-        path = default_run_dir(cfg.model, cfg.data.dataset)
+        path = default_run_dir(cfg.model, cfg.data.display_name)
     run_dir = RunDir(path)
     if cfg.resume and not (run_dir.last / TRAINER_STATE).exists():
         raise FileNotFoundError(f"TrainConfig.resume: no checkpoint to resume at {run_dir.last}")
@@ -252,6 +259,9 @@ def _load_data(cfg: TrainConfig, info: ddp.DistInfo) -> tuple[Any, Any]:
     tokenizer = wn_data.get_tokenizer(cfg.data.tokenizer)
     with ddp.main_process_first(info):  # rank 0 fills the tokenisation cache; the others read it
         splits = wn_data.load_splits(cfg.data)
+        if info.is_main:
+            for notice in splits.provenance.get("notices", []):
+                logger.warning(notice)
         tokenized = wn_data.tokenize_splits(splits, tokenizer, cfg.data.max_length, cache_dir=cfg.data.cache_dir)
     return tokenized, tokenizer
 
@@ -367,7 +377,6 @@ def _builtin_callbacks(ctx: LoopContext, run_dir: RunDir, resolved: dict, has_va
         return builtin
     if cfg.resume:
         run_dir.truncate_metrics(ctx.state.global_step)
-        _warn_config_changes(run_dir, resolved)
     run_dir.write_json(CONFIG, resolved)
     builtin += [JsonlLogger(run_dir), ConsoleLogger(), Checkpointer(run_dir)]
     if cfg.tracker != "none":
@@ -408,7 +417,7 @@ def _finish(ctx: LoopContext, data: Any, pad_id: int, run_dir: RunDir, started: 
     git = git_commit()
     results = {
         "model": cfg.model,
-        "dataset": cfg.data.dataset,
+        "dataset": cfg.data.display_name,
         "seed": cfg.seed,
         "command": list(sys.argv),
         "run_dir": str(run_dir.path),
@@ -463,12 +472,32 @@ def _resolved_config(ctx: LoopContext, data: Any) -> dict[str, Any]:
     }
 
 
-def _warn_config_changes(run_dir: RunDir, resolved: dict[str, Any]) -> None:
+# Options that change neither the weights nor the record: a resumed run may differ in these.
+_RESUME_FREE = {"resume", "quiet", "num_threads", "tracker", "output_dir", "data.cache_dir"}
+
+
+def _check_resume_settings(run_dir: RunDir, cfg: TrainConfig) -> None:
+    """Refuse to resume with settings other than the run's own: the weights in ``last/`` were trained with
+    those, and ``config.json`` and ``results.json`` would otherwise claim settings they were not trained with."""
     if not run_dir.file(CONFIG).exists():
         return
-    before = run_dir.read_json(CONFIG).get("train", {})
-    now = json.loads(json.dumps(to_jsonable(resolved["train"])))
-    ignored = {"resume", "quiet", "num_threads", "tracker", "output_dir"}
-    changed = sorted(k for k, v in now.items() if k not in ignored and before.get(k) != v)
+    before = _flatten(run_dir.read_json(CONFIG).get("train", {}))
+    now = _flatten(json.loads(json.dumps(to_jsonable(cfg.to_dict()))))
+    changed = [k for k in sorted(set(before) | set(now)) if k not in _RESUME_FREE and before.get(k) != now.get(k)]
     if changed:
-        logger.warning("resuming with changed settings %s: the run will not match an uninterrupted one", changed)
+        shown = "; ".join(f"{_config_name(k)} {before.get(k)!r} (now {now.get(k)!r})" for k in changed)
+        raise ValueError(
+            f"{run_dir.path} was trained with other settings: {shown}. A resumed run continues with the settings "
+            "it was trained with (see its config.json): give the same options, or start a new run in another "
+            "TrainConfig.output_dir"
+        )
+
+
+def _flatten(values: dict[str, Any]) -> dict[str, Any]:
+    flat = {k: v for k, v in values.items() if k != "data"}
+    flat |= {f"data.{k}": v for k, v in (values.get("data") or {}).items()}
+    return flat
+
+
+def _config_name(key: str) -> str:
+    return f"DataConfig.{key[5:]}" if key.startswith("data.") else f"TrainConfig.{key}"
