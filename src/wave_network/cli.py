@@ -93,15 +93,31 @@ def _as_flags(message: str) -> str:
     return _CONFIG_NAME.sub(lambda m: _FLAGS.get(m.group(0), m.group(0)), message)
 
 
+def _text(error: Exception) -> str:
+    """An exception's message; a ``KeyError``'s without the quotes ``str`` adds."""
+    return str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+
+
 def _fail(message: str) -> None:
     # Text, not markup: a message may hold brackets ("labels ['a', 'b']") that rich would read as style tags.
     err_console.print(Text.assemble(("error:", "bold red"), " ", _as_flags(message)), highlight=False)
     raise typer.Exit(code=2)
 
 
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
 def _parse_value(text: str) -> Any:
-    """A ``--set`` value as YAML (numbers, booleans, null, strings)."""
-    return yaml.safe_load(text)
+    """A ``--set`` value as YAML (numbers, booleans, null, strings, lists); text that is not valid YAML (``:``)
+    stays a string, for the field's type check to accept or refuse."""
+    if _NUMBER.fullmatch(text.strip()):  # YAML 1.1 reads 1e-5 (no dot) as a string
+        number = float(text)
+        return int(text) if _INTEGER.fullmatch(text.strip()) else number
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
 
 
 def _overrides(pairs: list[str]) -> dict[str, Any]:
@@ -271,8 +287,8 @@ def train(
             quiet=quiet,
         )
         result = run_training(cfg)
-    except (DataError, NonFiniteLossError, ValueError, KeyError, FileExistsError, FileNotFoundError) as exc:
-        _fail(str(exc).strip("'\""))
+    except (DataError, NonFiniteLossError, ValueError, KeyError, FileExistsError, FileNotFoundError, OSError) as exc:
+        _fail(_text(exc))
     if result.results is not None:
         print_results(result.results)
 
@@ -357,7 +373,7 @@ def evaluate(
             model_dir, data_cfg, split=split, batch_size=batch_size, device=device, precision=precision
         )
     except (DataError, ValueError, KeyError, FileNotFoundError, OSError) as exc:
-        _fail(str(exc).strip("'\""))
+        _fail(_text(exc))
     table = Table(title=f"{model_dir} on {dataset} ({split})", show_header=False)
     for key, value in metrics.items():
         if isinstance(value, float):
@@ -494,7 +510,7 @@ def compare(
         )
         result = run_compare(cfg)
     except (DataError, ValueError, KeyError, FileNotFoundError) as exc:
-        _fail(str(exc).strip("'\""))
+        _fail(_text(exc))
     regression = all(r.get("test_accuracy") is None for r in result.rows if r["status"] == "ok")
     first, second = ("Pearson", "Spearman") if regression else ("test acc.", "macro F1")
     table = Table(title=f"compare on {dataset} (max length {max_length}, seed {seed})", header_style="bold")
@@ -731,7 +747,7 @@ def _training_analysis(
         )
         result = (analyze_gradients if kind == "gradients" else analyze_convergence)(cfg)
     except (DataError, ValueError, KeyError, FileNotFoundError) as exc:
-        _fail(str(exc).strip("'\""))
+        _fail(_text(exc))
     console.print(result.markdown_path.read_text())
     console.print(f"json: {result.json_path}  plot: {result.plot_path}")
 
@@ -872,7 +888,7 @@ def analyze_independence_command(
         )
         result = analyze_independence(cfg)
     except (DataError, ValueError, KeyError, FileNotFoundError) as exc:
-        _fail(str(exc).strip("'\""))
+        _fail(_text(exc))
     console.print(result.markdown_path.read_text())
     console.print(f"json: {result.json_path}  plot: {result.plot_path}")
 

@@ -173,15 +173,20 @@ def _translate(error: Exception, files: Sequence[Path]) -> DataError:
             if found:
                 expected, line, saw = found.groups()
                 return MalformedRowError(f"{where}, line {line}: expected {expected} fields, found {saw}")
-            return MalformedRowError(f"{where}: {cause}")
+            return MalformedRowError(f"{where}: {_one_line(cause)}")
         if isinstance(cause, UnicodeDecodeError):
             return EncodingError(where, cause.start, None, cause.reason)
     for cause in chain:
         found = _ARROW_ROW.search(str(cause))
         if found:  # pyarrow counts JSON rows from 0
-            return MalformedRowError(f"{where}, row {int(found.group(1)) + 1}: cannot be parsed: {cause}")
-    message = str(chain[-1]).strip() or type(chain[-1]).__name__
+            return MalformedRowError(f"{where}, row {int(found.group(1)) + 1}: cannot be parsed: {_one_line(cause)}")
+    message = _one_line(chain[-1]) or type(chain[-1]).__name__
     return MalformedRowError(f"{where}: cannot be parsed: {message}")
+
+
+def _one_line(error: BaseException) -> str:
+    """A library's message on one line (pyarrow's span several)."""
+    return " ".join(str(error).split())
 
 
 def read_hub(hub: HubSource, cache_dir: Path | None) -> datasets.DatasetDict:

@@ -84,10 +84,15 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
 
 def replace_dir(write: Any, target: str | Path) -> Path:
     """Write a directory next to ``target`` with ``write(tmp_path)`` and swap it in, so an interruption while
-    saving never leaves a half-written ``target`` behind."""
+    saving never leaves a half-written ``target`` behind.
+
+    ``target`` only ever names a complete directory: the new one is written as ``<target>.tmp`` (never read), the
+    old one steps aside as ``<target>.old`` and the new one is renamed into place. A crash between those two renames
+    leaves no ``target`` and a complete ``.old``, which ``recover_dir`` (called by every reader) puts back."""
     target = Path(target)
     tmp = target.with_name(target.name + ".tmp")
     old = target.with_name(target.name + ".old")
+    recover_dir(target)
     for leftover in (tmp, old):
         if leftover.exists():
             shutil.rmtree(leftover)
@@ -97,6 +102,16 @@ def replace_dir(write: Any, target: str | Path) -> Path:
     tmp.rename(target)
     if old.exists():
         shutil.rmtree(old)
+    return target
+
+
+def recover_dir(target: str | Path) -> Path:
+    """Undo a crash inside ``replace_dir``: a complete ``<target>.old`` without a ``target`` becomes ``target``
+    again; a ``<target>.tmp`` may be half-written and is never used."""
+    target = Path(target)
+    old = target.with_name(target.name + ".old")
+    if not target.exists() and old.is_dir():
+        old.rename(target)
     return target
 
 

@@ -16,12 +16,12 @@ from .. import baselines  # noqa: F401  (registers the baselines' Auto classes)
 from .. import data as wn_data
 from ..data.tokenization import encode, pad_token_id_of
 from ..modeling_wave import WaveForSequenceClassification  # noqa: F401  (registers the Wave Auto classes)
-from .checkpoint import damaged
+from .checkpoint import damaged, recover_dir
 from .environment import resolve_precision, tune_allocator
 from .evaluation import MODEL_INPUTS, evaluate_model
 from .metrics import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 from .progress import ProgressBars, hide_library_progress_bars
-from .rundir import BEST
+from .rundir import BEST, RunDir
 
 logger = logging.getLogger("wave_network.training")
 
@@ -29,8 +29,14 @@ logger = logging.getLogger("wave_network.training")
 def resolve_model_dir(path: str | Path) -> Path:
     """A model directory, or a run directory whose ``best/`` is used."""
     path = Path(path)
+    recover_dir(path / BEST)
     if (path / BEST / "config.json").exists():
         return path / BEST
+    if RunDir(path).holds_run():  # its config.json is the run's, not a model's
+        raise FileNotFoundError(
+            f"{path} is a run directory without a best/ checkpoint (the run stopped before it saved one); "
+            "finish it with resume, or give a model directory"
+        )
     if (path / "config.json").exists():
         return path
     raise FileNotFoundError(f"{path} is neither a saved model directory nor a run directory with best/")

@@ -34,7 +34,7 @@ from .callbacks import (
     JsonlLogger,
     TrackerCallback,
 )
-from .checkpoint import TRAINER_STATE, load_resume_state, load_weights, replace_dir, save_model_dir
+from .checkpoint import TRAINER_STATE, load_resume_state, load_weights, recover_dir, replace_dir, save_model_dir
 from .config import TrainConfig
 from .environment import (
     cpu_threads,
@@ -139,12 +139,13 @@ def _run(cfg, info, device, extra, data, tokenizer, run_dir: RunDir, started: fl
     seed_everything(cfg.seed)  # model initialisation does not depend on what data loading drew
     model = _build_model(cfg, data, tokenizer).to(device)
     resume_state = None
+    resuming = bool(cfg.resume) and (run_dir.last / TRAINER_STATE).exists()  # else it starts again from step 0
     fit_statistics = getattr(model, "fit_text_statistics", None)
-    if callable(fit_statistics) and not cfg.resume:  # a resumed run restores them with the weights
+    if callable(fit_statistics) and not resuming:  # a resumed run restores them with the weights
         # Streamed a batch at a time: the token ids of a large corpus as Python lists would cost gigabytes.
         texts = (ids for rows in data.train.select_columns(["input_ids"]).iter(1024) for ids in rows["input_ids"])
         fit_statistics(texts, list(data.train["labels"]))
-    if cfg.resume:
+    if resuming:
         load_weights(model, run_dir.last)
         resume_state = load_resume_state(run_dir.last)
     pad_id = _pad_token_id(data, tokenizer)
@@ -250,7 +251,11 @@ def _run_dir_path(cfg: TrainConfig) -> Path:
     else:
         path = default_run_dir(cfg.model, cfg.data.display_name)
     run_dir = RunDir(path)
-    if cfg.resume and not (run_dir.last / TRAINER_STATE).exists():
+    if cfg.resume:
+        recover_dir(run_dir.last)
+        recover_dir(run_dir.best)
+    # A run stopped before its first checkpoint resumes from step 0; a directory that holds no run is a typo.
+    if cfg.resume and not (run_dir.last / TRAINER_STATE).exists() and not run_dir.holds_run():
         raise FileNotFoundError(f"TrainConfig.resume: no checkpoint to resume at {run_dir.last}")
     return path
 
