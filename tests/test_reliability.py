@@ -267,3 +267,29 @@ def test_errors_name_the_flags_the_user_typed(tmp_path, args, message):
     result = train_cli(tmp_path, news_rows(), *args)
     assert_named_error(result, message)
     assert "TrainConfig" not in result.output and "DataConfig" not in result.output
+
+
+# The table in docs/reliability.md: every case names a test that exists and asserts what the table says.
+def test_every_reliability_case_names_a_test_that_asserts_its_message():
+    import importlib
+    import inspect
+
+    from reliability_cases import CASES
+
+    for case in CASES:
+        module, function = case.test.split("::")
+        source = inspect.getsource(getattr(importlib.import_module(module), function))
+        if case.verbatim:
+            assert case.user_sees in source, (case.test, case.user_sees)
+
+
+def test_the_reliability_page_is_up_to_date():
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("reliability_table", root / "scripts" / "reliability_table.py")
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+    page = (root / "docs" / "reliability.md").read_text(encoding="utf-8")
+    assert page == table.render(), "run python scripts/reliability_table.py"
