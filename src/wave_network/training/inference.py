@@ -21,7 +21,7 @@ from .environment import resolve_precision, tune_allocator
 from .evaluation import MODEL_INPUTS, evaluate_model
 from .metrics import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 from .progress import ProgressBars, hide_library_progress_bars
-from .rundir import BEST, RunDir
+from .rundir import BEST, LAST, METRICS, RESULTS
 
 logger = logging.getLogger("wave_network.training")
 
@@ -32,7 +32,7 @@ def resolve_model_dir(path: str | Path) -> Path:
     recover_dir(path / BEST)
     if (path / BEST / "config.json").exists():
         return path / BEST
-    if RunDir(path).holds_run():  # its config.json is the run's, not a model's
+    if any((path / name).exists() for name in (METRICS, RESULTS, LAST)):  # its config.json is the run's
         raise FileNotFoundError(
             f"{path} is a run directory without a best/ checkpoint (the run stopped before it saved one); "
             "finish it with resume, or give a model directory"
