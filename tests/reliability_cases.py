@@ -27,6 +27,12 @@ CASES = [
     ),
     Case(
         "run directory",
+        "two real processes: the second `train -o DIR` while the first trains",
+        "is in use by pid",
+        "test_faults::test_two_processes_with_one_output_directory_the_second_is_refused",
+    ),
+    Case(
+        "run directory",
         "the output directory cannot be created",
         "cannot create the run directory",
         "test_reliability::test_an_unwritable_output_directory_is_a_named_error",

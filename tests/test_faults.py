@@ -9,6 +9,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,17 @@ def child(out: str, cache_dir: str, mode: str, step: int) -> None:
             if ctx.state.global_step == step:
                 os.kill(os.getpid(), signal.SIGKILL)
 
+    class WaitForGo(Callback):  # holds the run open until the test has tried a second writer
+        def on_train_begin(self, ctx):
+            (Path(out).parent / "started").touch()
+            for _ in range(600):
+                if (Path(out).parent / "go").exists():
+                    return
+                time.sleep(0.1)
+
+    if mode == "hold":
+        train(tiny_config(out, cache_dir, **KWARGS), callbacks=[WaitForGo()])
+        return
     if mode == "swap":  # the worst moment: last/ has stepped aside as last.old, last.tmp not yet renamed
         rename, swaps = Path.rename, []
 
@@ -77,6 +89,27 @@ def child(out: str, cache_dir: str, mode: str, step: int) -> None:
 
         Path.rename = killing_rename
     train(tiny_config(out, cache_dir, **KWARGS), callbacks=[KillAtStep()] if mode == "step" else [])
+
+
+def test_two_processes_with_one_output_directory_the_second_is_refused(tmp_path, cache_dir, uninterrupted):
+    code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import test_faults; "
+    code += f"test_faults.child({str(tmp_path / 'run')!r}, {cache_dir!r}, 'hold', 0)"
+    env = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    first = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(1200):
+            if (tmp_path / "started").exists() or first.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert (tmp_path / "started").exists(), first.communicate()[1][-2000:]
+        args = ["train", "--max-train-samples", "320", "--max-length", "32", "--quiet", "-o", str(tmp_path / "run")]
+        second = CliRunner().invoke(app, args)
+        assert second.exit_code == 2 and f"is in use by pid {first.pid}" in " ".join(second.output.split())
+    finally:
+        (tmp_path / "go").touch()
+        _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err[-2000:]
+    assert_same_run(tmp_path / "run", uninterrupted, "the first writer's run")  # untouched by the second
 
 
 def test_sigkill_at_a_random_step_then_resume_is_bit_identical(tmp_path, cache_dir, uninterrupted):

@@ -227,3 +227,35 @@ def test_a_csv_round_trips_its_texts_and_labels(tmp_path_factory, rows):
     splits = load_splits(DataConfig(dataset="prop", train_file=str(path), test_file=str(test)))
     got = sorted(zip(splits.test["text"], (splits.label_names[i] for i in splits.test["label"]), strict=True))
     assert got == sorted(rows)
+
+
+# --- every TrainConfig / DataConfig value is checked: a wrong one is a ValueError naming the field ----------------
+
+any_value = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=5),
+    st.lists(st.integers(), max_size=2),
+)
+TRAIN_FIELDS = [
+    "learning_rate", "epochs", "batch_size", "eval_batch_size", "weight_decay", "warmup_ratio", "max_grad_norm",
+    "precision", "seed", "deterministic", "compile", "label_smoothing", "early_stopping_patience", "eval_every",
+    "eval_every_steps", "log_every", "device", "tracker", "num_threads", "max_steps", "quiet", "model_overrides",
+]  # fmt: skip
+DATA_FIELDS = ["max_length", "val_fraction", "val_split", "seed", "max_train_samples", "problem_type", "tokenizer"]
+
+
+@FAST
+@given(st.sampled_from(TRAIN_FIELDS + [f"data.{f}" for f in DATA_FIELDS]), any_value)
+def test_a_config_value_is_accepted_or_refused_naming_its_field(field, value):
+    from wave_network.training import TrainConfig
+
+    try:
+        if field.startswith("data."):
+            TrainConfig(data=DataConfig(**{field[5:]: value}))
+        else:
+            TrainConfig(**{field: value})
+    except ValueError as error:
+        assert f"Config.{field.removeprefix('data.')}" in str(error), str(error)

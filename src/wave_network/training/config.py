@@ -5,6 +5,7 @@ preset."""
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,14 @@ class TrainConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 fail(name, f"one of {allowed}")
+        for name in ("learning_rate", "max_grad_norm", "weight_decay", "warmup_ratio", "label_smoothing"):
+            value = getattr(self, name)
+            optional = name not in ("weight_decay", "warmup_ratio")
+            if not (_is_number(value) or (optional and value is None)):
+                fail(name, "a finite number" + (" or None" if optional else ""))
+        for name in ("deterministic", "compile", "quiet"):
+            if not isinstance(getattr(self, name), bool):
+                fail(name, "True or False")
         positive_or_none = ("learning_rate", "max_grad_norm")
         for name in positive_or_none:
             value = getattr(self, name)
@@ -190,3 +199,7 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown TrainConfig fields: {', '.join(unknown)}")
         return cls(**values)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
