@@ -121,6 +121,15 @@ def test_one_class_training_data_is_refused_before_training(tmp_path):
 def test_a_header_only_file_says_it_has_no_rows(tmp_path):
     result = train_cli(tmp_path, [])
     assert_named_error(result, "train.csv: the file has no rows, only the header line")
+    import pandas as pd
+
+    (tmp_path / "blank.jsonl").write_text("\n\n")
+    pd.DataFrame({"text": pd.Series([], dtype=str), "label": pd.Series([], dtype=str)}).to_parquet(
+        tmp_path / "e.parquet"
+    )
+    for name in ("blank.jsonl", "e.parquet"):
+        result = runner.invoke(app, ["train", "--train-file", str(tmp_path / name), *FAST, "-o", str(tmp_path / "r")])
+        assert_named_error(result, f"{name}: the file has no rows")
 
 
 # Case 4: --set values are checked against the field's type and range before any work.

@@ -92,7 +92,11 @@ def read_files(
             kwargs["column_names"] = list(column_names)
     elif fmt == "json":
         for path in files:
-            _read_text(path)  # the JSON builder does not reject invalid UTF-8 itself
+            if not _read_text(path).strip():  # the JSON builder does not reject invalid UTF-8 itself
+                raise EmptyDatasetError(f"{path}: the file has no rows")
+    elif fmt == "parquet":
+        for path in files:
+            _check_parquet(path)
     builder = "csv" if fmt == "tsv" else fmt
     try:
         return datasets.load_dataset(
@@ -137,6 +141,18 @@ def check_csv(path: Path, *, sep: str, quoting: str, column_names: Sequence[str]
     if row == 0:
         raise EmptyDatasetError(f"{path}: the file has no rows{'' if column_names else ', only the header line'}")
     return header
+
+
+def _check_parquet(path: Path) -> None:
+    """A Parquet file must have a readable footer and at least one row (pyarrow's own errors are cryptic)."""
+    import pyarrow.parquet as pq
+
+    try:
+        rows = pq.ParquetFile(path).metadata.num_rows
+    except Exception as error:  # ArrowInvalid, OSError: not a Parquet file, or a truncated one
+        raise MalformedRowError(f"{path}: not a readable Parquet file ({_one_line(error)})") from error
+    if rows == 0:
+        raise EmptyDatasetError(f"{path}: the file has no rows")
 
 
 def _read_text(path: Path) -> str:

@@ -169,7 +169,10 @@ def _run(cfg, info, device, extra, data, tokenizer, run_dir: RunDir, started: fl
             except NonFiniteLossError as error:
                 if not run_dir.last.exists():  # no checkpoint yet: the message must not promise one
                     head = str(error).split("; the last/ checkpoint")[0]
-                    error.args = (f"{head}. No last/ checkpoint was written before it stopped: start the run again.",)
+                    error.args = (
+                        f"{head}. No last/ checkpoint was written before it stopped: start the run again, with the "
+                        "changes above, in another TrainConfig.output_dir",
+                    )
                 if info.is_main:
                     record = {"type": "error", "step": error.step, "epoch": error.epoch, "error": str(error)}
                     run_dir.append_metrics(record)
