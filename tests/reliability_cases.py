@@ -151,6 +151,13 @@ CASES = [
         exit_code=None,
     ),
     Case(
+        "data files",
+        "texts longer than `--max-length`",
+        "40 of 40 test texts reach max_length=5 tokens and are cut there (--max-length).",
+        "test_reliability::test_texts_cut_at_max_length_are_counted_and_printed",
+        exit_code=None,
+    ),
+    Case(
         "record",
         "a `--train-file` run",
         'results.json says "dataset": "train.csv"',

@@ -158,6 +158,11 @@ def test_max_length_beyond_the_position_table_is_refused_up_front(tmp_path):
     assert_named_error(result, "--max-length=1024 is longer than the model's 512 positions", "max_position_embeddings")
     result = train_cli(tmp_path, news_rows(), "--max-length", "80", "--set", "max_position_embeddings=80", out="ok")
     assert result.exit_code == 0, result.output
+    bert = ["checkpoint=scratch", "num_hidden_layers=1", "num_attention_heads=1", "intermediate_size=16"]
+    args = ["train", "--train-file", str(tmp_path / "train.csv"), "-m", "bert", "--max-length", "1024", "--quiet"]
+    result = runner.invoke(app, [*args, *(a for p in bert for a in ("--set", p)), "-o", str(tmp_path / "bert")])
+    assert_named_error(result, "--max-length=1024 is longer than the 512 positions of model 'bert'")
+    assert not (tmp_path / "bert").exists()
 
 
 # Case 6: no silent reinterpretation of labels and texts.
@@ -216,6 +221,12 @@ def test_dropped_empty_test_texts_are_printed(tmp_path):
     result = train_cli(tmp_path, news_rows(), test_rows=test_rows)
     assert result.exit_code == 0, result.output
     assert "Dropped 80 of 100 test row(s) with an empty text." in flat(result.output)
+
+
+def test_texts_cut_at_max_length_are_counted_and_printed(tmp_path):
+    result = train_cli(tmp_path, news_rows(), "--max-length", "5", test_rows=news_rows(40, seed=1))
+    assert result.exit_code == 0, result.output
+    assert "40 of 40 test texts reach max_length=5 tokens and are cut there (--max-length)." in flat(result.output)
 
 
 # Case 7: the record says what happened.

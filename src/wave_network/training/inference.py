@@ -89,10 +89,10 @@ def evaluate(
     with hide_library_progress_bars(quiet):
         model, tokenizer = load_model(model_dir, torch_device)
         splits = wn_data.load_splits(data_cfg)
-        for notice in splits.provenance.get("notices", []):
-            logger.warning(notice)
         _check_labels(model, splits.label_names, splits.problem_type)
         tokenized = wn_data.tokenize_splits(splits, tokenizer, data_cfg.max_length, cache_dir=data_cfg.cache_dir)
+    for notice in tokenized.provenance.get("notices", []):  # what was inferred, dropped, stripped or cut
+        logger.warning(notice)
     dataset = getattr(tokenized, split)
     loader = wn_data.make_dataloader(dataset, batch_size, shuffle=False, seed=0, pad_token_id=tokenized.pad_token_id)
     prefix = "val" if split == "validation" else split

@@ -267,10 +267,10 @@ def _load_data(cfg: TrainConfig, info: ddp.DistInfo) -> tuple[Any, Any]:
     tokenizer = wn_data.get_tokenizer(cfg.data.tokenizer)
     with ddp.main_process_first(info):  # rank 0 fills the tokenisation cache; the others read it
         splits = wn_data.load_splits(cfg.data)
-        if info.is_main:
-            for notice in splits.provenance.get("notices", []):
-                logger.warning(notice)
         tokenized = wn_data.tokenize_splits(splits, tokenizer, cfg.data.max_length, cache_dir=cfg.data.cache_dir)
+    if info.is_main:
+        for notice in tokenized.provenance.get("notices", []):  # what was inferred, dropped, stripped or cut
+            logger.warning(notice)
     return tokenized, tokenizer
 
 
@@ -290,6 +290,13 @@ def _build_model(cfg: TrainConfig, data: Any, tokenizer: Any) -> torch.nn.Module
         )
     model = create_model(cfg.model, **kwargs)
     config = getattr(model, "config", None)
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions and getattr(config, "position_embedding", None) != "none" and cfg.data.max_length > positions:
+        # caught here for the baselines; TrainConfig already refused it for the Wave presets
+        raise ValueError(
+            f"DataConfig.max_length={cfg.data.max_length} is longer than the {positions} positions of model "
+            f"{cfg.model!r}; lower it"
+        )
     if config is not None:
         config.problem_type = problem_type
         if callable(getattr(config, "validate", None)):
