@@ -116,7 +116,7 @@ def test_bad_input_is_a_clear_error(tmp_path):
     assert result.exit_code == 2 and "FIELD=VALUE" in result.output
 
     result = runner.invoke(app, ["train", "--val-split", "phrases", "-o", str(tmp_path / "r3"), "--quiet"])
-    assert result.exit_code == 2 and "val_split" in result.output and "sentences" in result.output
+    assert result.exit_code == 2 and "--val-split" in result.output and "sentences" in result.output
 
 
 def test_presets_and_datasets_list_everything():

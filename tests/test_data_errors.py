@@ -69,7 +69,7 @@ def test_misspelt_column_suggests_the_closest(good, field, value, suggestion):
         load(good, **{field: value})
     message = str(caught.value)
     assert str(good) in message and repr(value if isinstance(value, str) else value[0]) in message
-    assert f"Did you mean {suggestion!r}?" in message and f"Set {field}" in message
+    assert f"Did you mean {suggestion!r}?" in message and f"Set DataConfig.{field}" in message
 
 
 def test_missing_text_column_without_a_close_match(tmp_path):
@@ -85,7 +85,7 @@ def test_empty_texts_are_dropped_counted_and_reported(tmp_path):
     splits = load(path, path)
     assert splits.provenance["dropped_empty"] == {"train": 3, "test": 3}
     assert len(splits.test) == 20
-    assert "Dropped 3 train row(s) with an empty text." in splits.provenance["notes"]
+    assert "Dropped 3 of 23 train row(s) with an empty text." in splits.provenance["notices"]
 
 
 def test_all_texts_empty_is_an_error(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import yaml
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
+from rich.text import Text
 
 from .params import count_parameters
 from .presets import get_preset, list_presets
@@ -46,14 +48,76 @@ def main(verbose: bool = typer.Option(False, "--verbose", help="Debug logging.")
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+# The library's messages name config fields; at the command line the user typed flags, so errors name those.
+_FLAGS = {
+    "TrainConfig.model_overrides": "--set",
+    "TrainConfig.model": "--model",
+    "TrainConfig.learning_rate": "--lr",
+    "TrainConfig.epochs": "--epochs",
+    "TrainConfig.batch_size": "--batch-size",
+    "TrainConfig.weight_decay": "--weight-decay",
+    "TrainConfig.warmup_ratio": "--warmup-ratio",
+    "TrainConfig.precision": "--precision",
+    "TrainConfig.seed": "--seed",
+    "TrainConfig.early_stopping_patience": "--early-stopping",
+    "TrainConfig.label_smoothing": "--label-smoothing",
+    "TrainConfig.output_dir": "--output-dir",
+    "TrainConfig.resume": "--resume",
+    "TrainConfig.device": "--device",
+    "TrainConfig.tracker": "--tracker",
+    "TrainConfig.num_threads": "--num-threads",
+    "TrainConfig.max_steps": "--max-steps",
+    "DataConfig.dataset": "--dataset",
+    "DataConfig.data_dir": "--data-dir",
+    "DataConfig.train_file": "--train-file",
+    "DataConfig.test_file": "--test-file",
+    "DataConfig.text_columns": "--text-column",
+    "DataConfig.label_column": "--label-column",
+    "DataConfig.problem_type": "--task",
+    "DataConfig.tokenizer": "--tokenizer",
+    "DataConfig.max_length": "--max-length",
+    "DataConfig.val_split": "--val-split",
+    "DataConfig.max_train_samples": "--max-train-samples",
+    "DataConfig.seed": "--seed",
+    "resume=True": "--resume",
+}
+_CONFIG_NAME = re.compile(r"\b(?:TrainConfig|DataConfig)\.\w+|\bresume=True\b")
+_OVERRIDE = re.compile(r"(?:\bTrainConfig\.model_overrides\['(\w+)'\]|\bWaveConfig\.(\w+))")
+
+
+def _as_flags(message: str) -> str:
+    """``TrainConfig.epochs=0`` as ``--epochs=0``, ``WaveConfig.num_layers`` as ``--set num_layers``."""
+    message = _OVERRIDE.sub(lambda m: f"--set {m.group(1) or m.group(2)}", message)
+    message = re.sub(r"\blearning_rate\b", "--lr", message)
+    message = re.sub(r"\bprecision='(\w+)'", r"--precision \1", message)
+    return _CONFIG_NAME.sub(lambda m: _FLAGS.get(m.group(0), m.group(0)), message)
+
+
+def _text(error: Exception) -> str:
+    """An exception's message; a ``KeyError``'s without the quotes ``str`` adds."""
+    return str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+
+
 def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/bold red] {message}")
+    # Text, not markup: a message may hold brackets ("labels ['a', 'b']") that rich would read as style tags.
+    err_console.print(Text.assemble(("error:", "bold red"), " ", _as_flags(message)), highlight=False)
     raise typer.Exit(code=2)
 
 
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
 def _parse_value(text: str) -> Any:
-    """A ``--set`` value as YAML (numbers, booleans, null, strings)."""
-    return yaml.safe_load(text)
+    """A ``--set`` value as YAML (numbers, booleans, null, strings, lists); text that is not valid YAML (``:``)
+    stays a string, for the field's type check to accept or refuse."""
+    if _NUMBER.fullmatch(text.strip()):  # YAML 1.1 reads 1e-5 (no dot) as a string
+        number = float(text)
+        return int(text) if _INTEGER.fullmatch(text.strip()) else number
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
 
 
 def _overrides(pairs: list[str]) -> dict[str, Any]:
@@ -90,9 +154,13 @@ def _data_config(
     max_train_samples: int | None,
     max_eval_samples: int | None = None,
     val_split: str = "rows",
+    task: str | None = None,
 ):
     from .data import DataConfig
 
+    tasks = {"classification": "single_label_classification", "regression": "regression"}
+    if task is not None and task not in tasks:
+        _fail(f"--task {task!r}; expected classification or regression")
     return DataConfig(
         dataset=dataset,
         data_dir=data_dir,
@@ -106,6 +174,7 @@ def _data_config(
         max_train_samples=max_train_samples,
         max_eval_samples=max_eval_samples,
         val_split=val_split,
+        problem_type=tasks.get(task) if task else None,
     )
 
 
@@ -123,6 +192,12 @@ TEXT_COLUMN = typer.Option(None, "--text-column", help="Text column of a local f
 LABEL_COLUMN = typer.Option(None, "--label-column", help="Label column of a local file.")
 TOKENIZER = typer.Option("bert-base-uncased", "--tokenizer", help="Tokenizer name or path (bundled default).")
 MAX_LENGTH = typer.Option(512, "--max-length", help="Truncate texts to this many tokens.")
+TASK = typer.Option(
+    None,
+    "--task",
+    help="classification or regression; default: inferred from the labels (fractional numbers mean regression), "
+    "with a notice saying so.",
+)
 VAL_SPLIT = typer.Option(
     "rows",
     "--val-split",
@@ -143,6 +218,7 @@ def train(
     max_length: int = MAX_LENGTH,
     max_train_samples: int | None = typer.Option(None, help="Stratified subsample of the training data."),
     val_split: str = VAL_SPLIT,
+    task: str | None = TASK,
     lr: float | None = typer.Option(None, "--lr", help="Peak learning rate (default: the preset's)."),
     epochs: int | None = typer.Option(None, help="Epochs (default: the preset's)."),
     batch_size: int | None = typer.Option(None, help="Global batch size (default: the preset's)."),
@@ -189,6 +265,7 @@ def train(
                 seed,
                 max_train_samples,
                 val_split=val_split,
+                task=task,
             ),
             learning_rate=lr,
             epochs=epochs,
@@ -210,8 +287,8 @@ def train(
             quiet=quiet,
         )
         result = run_training(cfg)
-    except (DataError, NonFiniteLossError, ValueError, KeyError, FileExistsError, FileNotFoundError) as exc:
-        _fail(str(exc).strip("'\""))
+    except (DataError, NonFiniteLossError, ValueError, KeyError, FileExistsError, FileNotFoundError, OSError) as exc:
+        _fail(_text(exc))
     if result.results is not None:
         print_results(result.results)
 
@@ -271,6 +348,7 @@ def evaluate(
     output: Path | None = typer.Option(None, "--output", help="Also write the metrics as JSON here."),
     seed: int = typer.Option(42, help="Seed of the train/validation split (for --split validation)."),
     val_split: str = VAL_SPLIT,
+    task: str | None = TASK,
 ) -> None:
     """Evaluate a saved model on a data set split and print its metrics."""
     from .data import DataError
@@ -289,12 +367,13 @@ def evaluate(
             seed,
             None,
             val_split=val_split,
+            task=task,
         )
         metrics = run_evaluate(
             model_dir, data_cfg, split=split, batch_size=batch_size, device=device, precision=precision
         )
     except (DataError, ValueError, KeyError, FileNotFoundError, OSError) as exc:
-        _fail(str(exc).strip("'\""))
+        _fail(_text(exc))
     table = Table(title=f"{model_dir} on {dataset} ({split})", show_header=False)
     for key, value in metrics.items():
         if isinstance(value, float):
@@ -431,7 +510,7 @@ def compare(
         )
         result = run_compare(cfg)
     except (DataError, ValueError, KeyError, FileNotFoundError) as exc:
-        _fail(str(exc).strip("'\""))
+        _fail(_text(exc))
     regression = all(r.get("test_accuracy") is None for r in result.rows if r["status"] == "ok")
     first, second = ("Pearson", "Spearman") if regression else ("test acc.", "macro F1")
     table = Table(title=f"compare on {dataset} (max length {max_length}, seed {seed})", header_style="bold")
@@ -668,7 +747,7 @@ def _training_analysis(
         )
         result = (analyze_gradients if kind == "gradients" else analyze_convergence)(cfg)
     except (DataError, ValueError, KeyError, FileNotFoundError) as exc:
-        _fail(str(exc).strip("'\""))
+        _fail(_text(exc))
     console.print(result.markdown_path.read_text())
     console.print(f"json: {result.json_path}  plot: {result.plot_path}")
 
@@ -809,7 +888,7 @@ def analyze_independence_command(
         )
         result = analyze_independence(cfg)
     except (DataError, ValueError, KeyError, FileNotFoundError) as exc:
-        _fail(str(exc).strip("'\""))
+        _fail(_text(exc))
     console.print(result.markdown_path.read_text())
     console.print(f"json: {result.json_path}  plot: {result.plot_path}")
 

@@ -8,6 +8,11 @@ with the project's interface: ``forward(input_ids, attention_mask, token_type_id
 
 from __future__ import annotations
 
+import difflib
+import inspect
+import types
+import typing
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +95,61 @@ def wave_config_from_preset(name: str, **overrides: Any) -> WaveConfig:
     fields = dict(get_preset(name).model)
     fields.update(overrides)
     return WaveConfig(**fields)
+
+
+def check_model_overrides(name: str, overrides: dict[str, Any], max_length: int | None = None) -> None:
+    """Refuse, before any work, overrides that model ``name`` would misread: for a Wave preset every field must
+    be a ``WaveConfig`` field, of its annotated type (``residual=maybe`` is not a bool, ``num_layers=1.5`` not
+    an int) and within its range (``WaveConfig.validate``); a ``max_length`` longer than the position table is
+    refused too. Messages name the field as ``WaveConfig.<field>``. Other models take their own library's config
+    fields, which their builders check."""
+    if name not in list_presets():
+        return
+    hints = typing.get_type_hints(WaveConfig.__init__)
+    known = [p for p in inspect.signature(WaveConfig.__init__).parameters if p not in ("self", "kwargs")]
+    for key, value in overrides.items():
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; the fields are {', '.join(known)}"
+            raise ValueError(f"WaveConfig.{key} is not a field{hint}")
+        if not _of_type(value, hints[key]):
+            raise ValueError(f"WaveConfig.{key}={value!r}; expected {_type_name(hints[key])}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the run itself warns once, when it builds the model
+        config = wave_config_from_preset(name, **overrides)
+    if max_length is not None and config.position_embedding != "none" and max_length > config.max_position_embeddings:
+        raise ValueError(
+            f"DataConfig.max_length={max_length} is longer than the model's {config.max_position_embeddings} "
+            f"positions; lower it, or give the model WaveConfig.max_position_embeddings={max_length}"
+        )
+
+
+def _of_type(value: Any, hint: Any) -> bool:
+    """Whether ``value`` is of the annotated type ``hint`` (an int is a float; a bool is not an int)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_of_type(value, arm) for arm in args)
+    if origin in (list, tuple):
+        return isinstance(value, (list, tuple)) and all(_of_type(v, args[0]) for v in value)
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _type_name(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        arms = [a for a in args if typing.get_origin(a) is not tuple]  # list[int] | tuple[int, ...]: one name
+        return " or ".join(_type_name(a) for a in arms)
+    if origin in (list, tuple):
+        plural = {int: "integers", float: "numbers", str: "strings"}
+        return f"a list of {plural.get(args[0], _type_name(args[0]))}"
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string", type(None): "null"}
+    return names.get(hint, getattr(hint, "__name__", str(hint)))
 
 
 def load_token_embeddings(model: WaveForSequenceClassification, checkpoint: str) -> None:

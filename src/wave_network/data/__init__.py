@@ -31,6 +31,7 @@ from .errors import (
     EmptyDatasetError,
     EncodingError,
     InvalidLabelError,
+    LabelSetError,
     MalformedRowError,
     TokenizerNotFoundError,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "EmptyDatasetError",
     "EncodingError",
     "InvalidLabelError",
+    "LabelSetError",
     "LengthGroupedBatchSampler",
     "MalformedRowError",
     "PadCollator",

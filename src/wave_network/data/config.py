@@ -10,6 +10,7 @@ from .catalog import CLASSIFICATION, REGRESSION, get_spec
 from .errors import DataConfigError
 
 DEFAULT_TOKENIZER = "bert-base-uncased"
+DEFAULT_DATASET = "ag_news_sample"
 VAL_SPLITS = ("rows", "sentences")
 
 
@@ -22,7 +23,8 @@ class DataConfig:
             ``ag_news_sample``), a Hugging Face data set (``hf:owner/name`` or ``hf:owner/name:config``; a
             plain name outside the catalogue means the same), or a local directory holding
             ``train.*``/``test.*`` files or the hub's parquet layout. With ``train_file`` set it is only a
-            display name.
+            display name, and left at its default the training file's name is recorded instead
+            (``display_name``).
         data_dir: the directory to read the data set from (the data set's own directory, e.g. what
             ``huggingface-cli download fancyzhx/ag_news --repo-type dataset --local-dir DIR`` made, or a root
             that holds ``ag_news/``, ``imdb/`` ...). When set, only this directory is searched. When ``None``,
@@ -58,7 +60,7 @@ class DataConfig:
             or ``~/.cache/wave_network``. Hub downloads use the ``datasets`` cache unless this is set.
     """
 
-    dataset: str = "ag_news_sample"
+    dataset: str = DEFAULT_DATASET
     data_dir: str | None = None
     train_file: str | None = None
     test_file: str | None = None
@@ -85,6 +87,14 @@ class DataConfig:
             if isinstance(getattr(self, name), list):
                 setattr(self, name, tuple(getattr(self, name)))
         self._validate()
+
+    @property
+    def display_name(self) -> str:
+        """The name results and run directories record: ``dataset``, or the training file's name when
+        ``train_file`` is given and ``dataset`` was left at its default (which names another data set)."""
+        if self.train_file is not None and self.dataset == DEFAULT_DATASET:
+            return Path(self.train_file).name
+        return self.dataset
 
     def _fail(self, name: str, expected: str) -> None:
         raise DataConfigError(f"DataConfig.{name}={getattr(self, name)!r}; expected {expected}")

@@ -52,6 +52,11 @@ class InvalidLabelError(DataError):
         super().__init__(f"{origin}, row {row}, column {column!r}: label {shown} is not in the label set {allowed}")
 
 
+class LabelSetError(DataError):
+    """The labels as a whole cannot make a task: one class only, numbers mixed with names, names that differ
+    only in case."""
+
+
 class EncodingError(DataError):
     """A text file is not valid UTF-8."""
 

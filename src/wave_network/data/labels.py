@@ -10,19 +10,31 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .catalog import CLASSIFICATION, REGRESSION
+from .errors import LabelSetError
 
 _INTEGER = re.compile(r"[+-]?\d+")
+_WHOLE_DECIMAL = re.compile(r"([+-]?\d+)\.0*")
 
 
 def canonical(value: object) -> str | None:
-    """The text form used to match labels across formats: ``3``, ``3.0`` and ``"3"`` are all ``"3"``."""
+    """The text form used to match labels across formats: ``3``, ``3.0``, ``"3"`` and ``"3.0"`` are all
+    ``"3"``; surrounding spaces go (``" sports"`` is ``"sports"``; ``loading.py`` counts and reports them)."""
     if value is None:
         return None
     if isinstance(value, bool):
         return str(int(value))
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    text = str(value).strip()
+    whole = _WHOLE_DECIMAL.fullmatch(text)
+    return str(int(whole.group(1))) if whole else text
+
+
+def is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def _as_int(value: object) -> int | None:
@@ -101,18 +113,41 @@ def named_scheme(names: Sequence[str]) -> LabelScheme:
     return LabelScheme(tuple(names), CLASSIFICATION, 0, lookup, by_index=True)
 
 
-def inferred_scheme(values: Iterable[object], problem_type: str | None) -> LabelScheme:
+def inferred_scheme(values: Iterable[object], problem_type: str | None, origin: str = "labels") -> LabelScheme:
     """A scheme from the distinct training labels: regression when asked for, or when the labels are numbers
     and not all whole; otherwise the sorted distinct values (numerically when all are integers) are the
-    classes."""
+    classes.
+
+    Raises ``LabelSetError`` where a guess would reinterpret the data: labels that mix numbers and names
+    (``0``, ``1``, ``sports``), and names that differ only in case (``Sports``, ``sports``)."""
     distinct = {canonical(v) for v in values} - {None, ""}
     if problem_type == REGRESSION or (problem_type is None and _fractional(distinct)):
         return LabelScheme((), REGRESSION)
+    numbers = sorted(v for v in distinct if is_number(v))
+    names = sorted(v for v in distinct if not is_number(v))
+    if numbers and names and problem_type is None:
+        raise LabelSetError(
+            f"{origin}: the labels mix numbers ({_shown(numbers)}) and names ({_shown(names)}); a number is not "
+            "the index of a name here, so they would become separate classes. Write every label one way"
+        )
+    folded: dict[str, str] = {}
+    for name in names:
+        other = folded.setdefault(name.casefold(), name)
+        if other != name:
+            raise LabelSetError(
+                f"{origin}: the labels {other!r} and {name!r} differ only in case; they would become two classes. "
+                "Write each class one way"
+            )
     if all(_INTEGER.fullmatch(v) for v in distinct):
         ordered = sorted(distinct, key=int)
     else:
         ordered = sorted(distinct)
     return LabelScheme(tuple(ordered), CLASSIFICATION, 0, {v: i for i, v in enumerate(ordered)})
+
+
+def _shown(values: Sequence[str], limit: int = 4) -> str:
+    head = ", ".join(repr(v) for v in values[:limit])
+    return head + (f" and {len(values) - limit} more" if len(values) > limit else "")
 
 
 def _fractional(distinct: set[str]) -> bool:

@@ -12,6 +12,12 @@ Rules every split follows:
   error.
 - Rows whose text (or text pair) is empty or whitespace only are dropped, counted and reported in
   ``provenance["dropped_empty"]``, and the split that lost them is named in ``provenance["notes"]``.
+- The labels must make at least two classes; labels that mix numbers and names, or names that differ only in
+  case, are refused rather than turned into extra classes. Where the task was not given (``problem_type``) and
+  the data set does not define it, the inferred task is stated in ``provenance["notices"]``.
+- Text values must be text: a column of numbers or lists (JSON, Parquet) is refused, not stringified.
+- Every change made to the data (empty texts dropped, spaces stripped from labels) is counted in
+  ``provenance["notices"]``, which the training and evaluation commands print.
 - ``provenance["subset_note"]`` is set whenever a split is not the official one ("AG News, 4,999-row train
   subset ..."), so that no report calls a subset the benchmark.
 """
@@ -27,14 +33,14 @@ from datasets.fingerprint import Hasher
 
 from .catalog import CLASSIFICATION, REGRESSION, TEXT_JOIN, FileSpec, get_spec
 from .config import DataConfig
-from .errors import DataConfigError, EmptyDatasetError, InvalidLabelError
-from .labels import LabelScheme, inferred_scheme, integer_scheme, named_scheme
+from .errors import DataConfigError, EmptyDatasetError, InvalidLabelError, LabelSetError, MalformedRowError
+from .labels import LabelScheme, inferred_scheme, integer_scheme, is_number, named_scheme
 from .raw import RawData, class_label_names, read_raw
 from .sources import default_cache_dir
 from .splitting import holdout, sentence_holdout, subsample
 
 # Bump when the canonical columns change, so cached results of older code are not reused.
-_CANONICAL_VERSION = "1"
+_CANONICAL_VERSION = "2"
 
 
 @dataclass
@@ -76,8 +82,10 @@ def load_splits(cfg: DataConfig) -> TextSplits:
     """
     cache = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()
     raw = read_raw(cfg, cache)
-    scheme = _scheme(cfg, raw)
+    scheme, inferred = _scheme(cfg, raw)
     train_full, dropped_train = _canonical(raw.train, raw.train_spec, scheme, raw.train_origin)
+    _check_classes(train_full, scheme, raw)
+    notices = [_task_notice(scheme, raw)] if inferred else []
     notes = []
     carve = sentence_holdout if cfg.val_split == "sentences" else holdout  # how the test and validation are held out
     if raw.test is not None:
@@ -99,9 +107,14 @@ def load_splits(cfg: DataConfig) -> TextSplits:
         validation, subsampled["validation"] = subsample(validation, cfg.max_eval_samples, cfg.seed)
         test, subsampled["test"] = subsample(test, cfg.max_eval_samples, cfg.seed)
     subsampled = {k: v for k, v in subsampled.items() if v is not None}
-    for split_name, dropped in (("train", dropped_train), ("test", dropped_test)):
+    for split_name, dropped, ds in (("train", dropped_train, raw.train), ("test", dropped_test, raw.test)):
         if dropped:
-            notes.append(f"Dropped {dropped:,} {split_name} row(s) with an empty text.")
+            notices.append(f"Dropped {dropped:,} of {len(ds):,} {split_name} row(s) with an empty text.")
+    for split_name, ds, spec in (("train", raw.train, raw.train_spec), ("test", raw.test, raw.test_spec)):
+        padded = _padded_labels(ds, spec.label) if ds is not None else 0
+        if padded:
+            notices.append(f"Stripped the spaces around {padded:,} {split_name} label(s): ' a ' is read as 'a'.")
+    notes += notices
     for split_name, info in subsampled.items():
         notes.append(f"The {split_name} split is a {info['rows']:,}-row subsample of {info['of']:,} rows.")
     provenance = {
@@ -123,6 +136,7 @@ def load_splits(cfg: DataConfig) -> TextSplits:
         },
         "subsampled": subsampled,
         "notes": notes,
+        "notices": notices,
     }
     return TextSplits(train, validation, test, list(scheme.names), scheme.problem_type, provenance)
 
@@ -156,7 +170,48 @@ def _subset_note(raw: RawData, subsampled: dict) -> str | None:
     return "; ".join(notes) or None
 
 
-def _scheme(cfg: DataConfig, raw: RawData) -> LabelScheme:
+def _check_classes(train: datasets.Dataset, scheme: LabelScheme, raw: RawData) -> None:
+    """A classifier needs two classes in its training data (one class trains a constant, and leaves a checkpoint
+    that cannot be loaded as a classifier)."""
+    if scheme.problem_type != CLASSIFICATION:
+        return
+    present = train.unique("label")
+    if len(present) < 2:
+        only = scheme.names[present[0]] if present else None
+        raise LabelSetError(
+            f"{raw.train_origin}, column {raw.train_spec.label!r}: every training row has the label {only!r}; a "
+            "classifier needs at least two classes. Add rows of the other classes (or use --task regression for "
+            "numeric targets)"
+        )
+
+
+def _task_notice(scheme: LabelScheme, raw: RawData) -> str:
+    """What was inferred from the labels, and how to say otherwise."""
+    where = f"column {raw.train_spec.label!r} of {raw.train_origin}"
+    if scheme.problem_type == REGRESSION:
+        return (
+            f"Task: regression, inferred from the fractional labels in {where}; "
+            "use --task classification to treat them as class names."
+        )
+    shown = ", ".join(scheme.names[:6]) + (", ..." if len(scheme.names) > 6 else "")
+    other = " or --task regression to fit them as numbers" if all(map(is_number, scheme.names)) else ""
+    return (
+        f"Task: single-label classification with {len(scheme.names)} classes ({shown}), inferred from {where}; "
+        f"use --task to state it{other}."
+    )
+
+
+def _padded_labels(ds: datasets.Dataset, column: str) -> int:
+    values = ds.unique(column)
+    padded = {v for v in values if isinstance(v, str) and v != v.strip()}
+    if not padded:
+        return 0
+    return sum(1 for v in ds[column] if v in padded)
+
+
+def _scheme(cfg: DataConfig, raw: RawData) -> tuple[LabelScheme, bool]:
+    """The label scheme, and whether its task was inferred from the labels (neither given nor defined by the
+    data set)."""
     if raw.integer_coded:
         names = raw.names
         if cfg.label_names is not None:
@@ -166,16 +221,18 @@ def _scheme(cfg: DataConfig, raw: RawData) -> LabelScheme:
                     f"{len(names)} classes ({', '.join(names)})"
                 )
             names = cfg.label_names
-        return integer_scheme(names, raw.train_spec.label_offset)
-    spec = get_spec(cfg.dataset)
+        return integer_scheme(names, raw.train_spec.label_offset), False
+    spec = get_spec(cfg.dataset) if cfg.train_file is None else None  # with train_file the name is a label
     if (cfg.problem_type or (spec.problem_type if spec else None)) == REGRESSION:
-        return LabelScheme((), REGRESSION, target_range=spec.target_range if spec else None)
+        return LabelScheme((), REGRESSION, target_range=spec.target_range if spec else None), False
     if raw.names is not None:
-        return named_scheme(raw.names)
+        return named_scheme(raw.names), False
     class_names = class_label_names(raw.train, raw.train_spec.label)
     if class_names is not None:
-        return integer_scheme(class_names)
-    return inferred_scheme(raw.train.unique(raw.train_spec.label), cfg.problem_type)
+        return integer_scheme(class_names), False
+    origin = f"{raw.train_origin}, column {raw.train_spec.label!r}"
+    scheme = inferred_scheme(raw.train.unique(raw.train_spec.label), cfg.problem_type, origin)
+    return scheme, cfg.problem_type is None and spec is None
 
 
 @dataclass(frozen=True)
@@ -187,6 +244,14 @@ class _Canonicalize:
     scheme: LabelScheme
 
     def __call__(self, batch: dict[str, list], indices: list[int]) -> dict[str, list]:
+        for column in (*self.spec.text, *self.spec.text_pair):
+            for index, value in zip(indices, batch[column], strict=True):
+                if value is not None and not isinstance(value, str):
+                    raise MalformedRowError(
+                        f"{self.origin}, row {index + 1}, column {column!r}: holds {type(value).__name__} "
+                        f"{_short(value)}, not text; a text column must hold strings (choose another "
+                        "--text-column, or convert the column to text)"
+                    )
         out = {"text": _join(batch, self.spec.text)}
         if self.spec.text_pair:
             out["text_pair"] = _join(batch, self.spec.text_pair)
@@ -201,6 +266,11 @@ class _Canonicalize:
                 raise error from None
         out["label"] = labels
         return out
+
+
+def _short(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _join(batch: dict[str, list], columns: tuple[str, ...]) -> list[str]:

@@ -237,16 +237,16 @@ def _hub_or_raise(name: str, search: Search, hub: HubSource | None, cfg: DataCon
 def _columns(cfg: DataConfig, available: list[str], origin: str) -> FileSpec:
     label = cfg.label_column or "label"
     if label not in available:
-        raise ColumnNotFoundError(origin, label, available, option="label_column")
+        raise ColumnNotFoundError(origin, label, available, option="DataConfig.label_column")
     if cfg.text_columns:
         for column in cfg.text_columns:
             if column not in available:
-                raise ColumnNotFoundError(origin, column, available, option="text_columns")
+                raise ColumnNotFoundError(origin, column, available, option="DataConfig.text_columns")
         chosen = cfg.text_columns
     else:
         chosen = next((c for c in _TEXT_CANDIDATES if all(x in available for x in c)), None)
         if chosen is None:
-            raise ColumnNotFoundError(origin, "text", available, option="text_columns")
+            raise ColumnNotFoundError(origin, "text", available, option="DataConfig.text_columns")
     return FileSpec((), text=(chosen[0],), label=label, text_pair=tuple(chosen[1:]))
 
 

@@ -26,6 +26,7 @@ from .errors import (
     DataError,
     DataFileNotFoundError,
     DatasetNotFoundError,
+    EmptyDatasetError,
     EncodingError,
     MalformedRowError,
 )
@@ -91,7 +92,11 @@ def read_files(
             kwargs["column_names"] = list(column_names)
     elif fmt == "json":
         for path in files:
-            _read_text(path)  # the JSON builder does not reject invalid UTF-8 itself
+            if not _read_text(path).strip():  # the JSON builder does not reject invalid UTF-8 itself
+                raise EmptyDatasetError(f"{path}: the file has no rows")
+    elif fmt == "parquet":
+        for path in files:
+            _check_parquet(path)
     builder = "csv" if fmt == "tsv" else fmt
     try:
         return datasets.load_dataset(
@@ -133,7 +138,21 @@ def check_csv(path: Path, *, sep: str, quoting: str, column_names: Sequence[str]
         raise MalformedRowError(f"{path}, line {reader.line_num}: {error}") from error
     finally:
         csv.field_size_limit(limit)
+    if row == 0:
+        raise EmptyDatasetError(f"{path}: the file has no rows{'' if column_names else ', only the header line'}")
     return header
+
+
+def _check_parquet(path: Path) -> None:
+    """A Parquet file must have a readable footer and at least one row (pyarrow's own errors are cryptic)."""
+    import pyarrow.parquet as pq
+
+    try:
+        rows = pq.ParquetFile(path).metadata.num_rows
+    except Exception as error:  # ArrowInvalid, OSError: not a Parquet file, or a truncated one
+        raise MalformedRowError(f"{path}: not a readable Parquet file ({_one_line(error)})") from error
+    if rows == 0:
+        raise EmptyDatasetError(f"{path}: the file has no rows")
 
 
 def _read_text(path: Path) -> str:
@@ -170,15 +189,20 @@ def _translate(error: Exception, files: Sequence[Path]) -> DataError:
             if found:
                 expected, line, saw = found.groups()
                 return MalformedRowError(f"{where}, line {line}: expected {expected} fields, found {saw}")
-            return MalformedRowError(f"{where}: {cause}")
+            return MalformedRowError(f"{where}: {_one_line(cause)}")
         if isinstance(cause, UnicodeDecodeError):
             return EncodingError(where, cause.start, None, cause.reason)
     for cause in chain:
         found = _ARROW_ROW.search(str(cause))
         if found:  # pyarrow counts JSON rows from 0
-            return MalformedRowError(f"{where}, row {int(found.group(1)) + 1}: cannot be parsed: {cause}")
-    message = str(chain[-1]).strip() or type(chain[-1]).__name__
+            return MalformedRowError(f"{where}, row {int(found.group(1)) + 1}: cannot be parsed: {_one_line(cause)}")
+    message = _one_line(chain[-1]) or type(chain[-1]).__name__
     return MalformedRowError(f"{where}: cannot be parsed: {message}")
+
+
+def _one_line(error: BaseException) -> str:
+    """A library's message on one line (pyarrow's span several)."""
+    return " ".join(str(error).split())
 
 
 def read_hub(hub: HubSource, cache_dir: Path | None) -> datasets.DatasetDict:

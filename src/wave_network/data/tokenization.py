@@ -190,6 +190,13 @@ def tokenize_splits(
             "at_max_length": int((lengths >= max_length).sum()),
         }
     provenance = dict(splits.provenance)
+    provenance["notices"] = list(provenance.get("notices", []))
+    for name, ds in out.items():
+        if stats[name]["at_max_length"]:
+            provenance["notices"].append(
+                f"{stats[name]['at_max_length']:,} of {len(ds):,} {name} texts reach max_length={max_length} tokens "
+                "and are cut there (--max-length)."
+            )
     provenance["tokenization"] = {
         "tokenizer": tokenizer.name_or_path,
         "vocab_size": len(tokenizer),

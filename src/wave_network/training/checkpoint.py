@@ -15,6 +15,20 @@ from torch import nn
 from .progress import hide_library_progress_bars
 
 TRAINER_STATE = "trainer_state.pt"
+WEIGHTS = "model.safetensors"
+
+
+class CheckpointError(ValueError):
+    """A saved model or resume state exists but cannot be read (truncated, empty, overwritten by other bytes)."""
+
+
+def damaged(path: str | Path, error: BaseException) -> CheckpointError:
+    """The error for a checkpoint directory whose files fail to load, with the library's reason in one line."""
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return CheckpointError(
+        f"{path}: the saved model cannot be loaded ({type(error).__name__}: {reason}); its files are damaged or "
+        "incomplete. Train again, or restore the directory from a copy"
+    )
 
 
 def capture_rng_state() -> dict[str, Any]:
@@ -59,18 +73,26 @@ def save_model_dir(model: nn.Module, tokenizer: Any, path: str | Path) -> Path:
 
 def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     """Copy the weights saved in model directory ``path`` into ``model`` (same architecture), in place."""
-    with hide_library_progress_bars():
-        saved = type(model).from_pretrained(path)
+    try:
+        with hide_library_progress_bars():
+            saved = type(model).from_pretrained(path)
+    except Exception as error:  # safetensors' SafetensorError derives from Exception only
+        raise damaged(path, error) from error
     model.load_state_dict(saved.state_dict())
     return model
 
 
 def replace_dir(write: Any, target: str | Path) -> Path:
     """Write a directory next to ``target`` with ``write(tmp_path)`` and swap it in, so an interruption while
-    saving never leaves a half-written ``target`` behind."""
+    saving never leaves a half-written ``target`` behind.
+
+    ``target`` only ever names a complete directory: the new one is written as ``<target>.tmp`` (never read), the
+    old one steps aside as ``<target>.old`` and the new one is renamed into place. A crash between those two renames
+    leaves no ``target`` and a complete ``.old``, which ``recover_dir`` (called by every reader) puts back."""
     target = Path(target)
     tmp = target.with_name(target.name + ".tmp")
     old = target.with_name(target.name + ".old")
+    recover_dir(target)
     for leftover in (tmp, old):
         if leftover.exists():
             shutil.rmtree(leftover)
@@ -80,6 +102,16 @@ def replace_dir(write: Any, target: str | Path) -> Path:
     tmp.rename(target)
     if old.exists():
         shutil.rmtree(old)
+    return target
+
+
+def recover_dir(target: str | Path) -> Path:
+    """Undo a crash inside ``replace_dir``: a complete ``<target>.old`` without a ``target`` becomes ``target``
+    again; a ``<target>.tmp`` may be half-written and is never used."""
+    target = Path(target)
+    old = target.with_name(target.name + ".old")
+    if not target.exists() and old.is_dir():
+        old.rename(target)
     return target
 
 
@@ -112,4 +144,7 @@ def load_resume_state(path: str | Path) -> dict[str, Any]:
     file = Path(path) / TRAINER_STATE
     if not file.exists():
         raise FileNotFoundError(f"no resume state at {file}; was the run started with this output_dir?")
-    return torch.load(file, map_location="cpu", weights_only=True)
+    try:
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as error:  # a truncated pickle raises anything from EOFError to RuntimeError
+        raise damaged(path, error) from error

@@ -5,12 +5,13 @@ preset."""
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from ..data import DataConfig
-from ..registry import list_models, training_defaults
+from ..registry import check_model_overrides, list_models, training_defaults
 
 PRECISIONS = ("auto", "bf16", "fp32")
 DEVICES = ("auto", "cpu", "cuda")
@@ -113,12 +114,22 @@ class TrainConfig:
             fail("model", f"a registered model name{hint}; known: {', '.join(known)}")
         if not isinstance(self.model_overrides, dict):
             fail("model_overrides", "a dict of model config fields")
+        if isinstance(self.data, DataConfig):
+            check_model_overrides(self.model, self.model_overrides, self.data.max_length)
         if not isinstance(self.data, DataConfig):
             fail("data", "a wave_network.data.DataConfig")
         choices = {"precision": PRECISIONS, "device": DEVICES, "tracker": TRACKERS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 fail(name, f"one of {allowed}")
+        for name in ("learning_rate", "max_grad_norm", "weight_decay", "warmup_ratio", "label_smoothing"):
+            value = getattr(self, name)
+            optional = name not in ("weight_decay", "warmup_ratio")
+            if not (_is_number(value) or (optional and value is None)):
+                fail(name, "a finite number" + (" or None" if optional else ""))
+        for name in ("deterministic", "compile", "quiet"):
+            if not isinstance(getattr(self, name), bool):
+                fail(name, "True or False")
         positive_or_none = ("learning_rate", "max_grad_norm")
         for name in positive_or_none:
             value = getattr(self, name)
@@ -189,3 +200,7 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown TrainConfig fields: {', '.join(unknown)}")
         return cls(**values)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

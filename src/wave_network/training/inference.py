@@ -4,6 +4,7 @@ tokenizer): ``evaluate`` it on a data set split, or ``predict`` labels for raw t
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,18 +16,27 @@ from .. import baselines  # noqa: F401  (registers the baselines' Auto classes)
 from .. import data as wn_data
 from ..data.tokenization import encode, pad_token_id_of
 from ..modeling_wave import WaveForSequenceClassification  # noqa: F401  (registers the Wave Auto classes)
+from .checkpoint import damaged, recover_dir
 from .environment import resolve_precision, tune_allocator
 from .evaluation import MODEL_INPUTS, evaluate_model
 from .metrics import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 from .progress import ProgressBars, hide_library_progress_bars
-from .rundir import BEST
+from .rundir import BEST, LAST, METRICS, RESULTS
+
+logger = logging.getLogger("wave_network.training")
 
 
 def resolve_model_dir(path: str | Path) -> Path:
     """A model directory, or a run directory whose ``best/`` is used."""
     path = Path(path)
+    recover_dir(path / BEST)
     if (path / BEST / "config.json").exists():
         return path / BEST
+    if any((path / name).exists() for name in (METRICS, RESULTS, LAST)):  # its config.json is the run's
+        raise FileNotFoundError(
+            f"{path} is a run directory without a best/ checkpoint (the run stopped before it saved one); "
+            "finish it with resume, or give a model directory"
+        )
     if (path / "config.json").exists():
         return path
     raise FileNotFoundError(f"{path} is neither a saved model directory nor a run directory with best/")
@@ -36,10 +46,13 @@ def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> tup
     """``(model, tokenizer)`` from a model or run directory, the model in eval mode on ``device``."""
     path = resolve_model_dir(model_dir)
     tune_allocator()
-    with hide_library_progress_bars():
-        model = AutoModelForSequenceClassification.from_pretrained(path).to(_device(device)).eval()
-        tokenizer = AutoTokenizer.from_pretrained(path)
-    return model, tokenizer
+    try:
+        with hide_library_progress_bars():
+            model = AutoModelForSequenceClassification.from_pretrained(path)
+            tokenizer = AutoTokenizer.from_pretrained(path)
+    except Exception as error:  # SafetensorError, JSON and OS errors of a damaged directory
+        raise damaged(path, error) from error
+    return model.to(_device(device)).eval(), tokenizer
 
 
 def _device(device: str | torch.device) -> torch.device:
@@ -78,6 +91,8 @@ def evaluate(
         splits = wn_data.load_splits(data_cfg)
         _check_labels(model, splits.label_names, splits.problem_type)
         tokenized = wn_data.tokenize_splits(splits, tokenizer, data_cfg.max_length, cache_dir=data_cfg.cache_dir)
+    for notice in tokenized.provenance.get("notices", []):  # what was inferred, dropped, stripped or cut
+        logger.warning(notice)
     dataset = getattr(tokenized, split)
     loader = wn_data.make_dataloader(dataset, batch_size, shuffle=False, seed=0, pad_token_id=tokenized.pad_token_id)
     prefix = "val" if split == "validation" else split
@@ -165,12 +180,24 @@ def predict(
     models ``label`` and ``label_id`` are lists of the labels with p > 0.5; for regression ``label`` and
     ``label_id`` are ``None`` and ``score`` holds the predicted value.
     """
+    _check_texts(texts)
     torch_device = _device(device)
     model, tokenizer = load_model(model_dir, torch_device)
     problem = _problem_type(model)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     logits = predict_logits(model, tokenizer, texts, batch_size)
     return [_prediction(row, problem, names) for row in logits]
+
+
+def _check_texts(texts: Sequence[str | tuple[str, str]]) -> None:
+    """Refuse empty texts: training drops them (``data.loading``), so any label for one would be a guess."""
+    for number, text in enumerate(texts, start=1):
+        parts = text if isinstance(text, (tuple, list)) else (text,)
+        if any(not isinstance(part, str) or not part.strip() for part in parts):
+            raise ValueError(
+                f"text {number} is empty: there is nothing to classify (training drops empty texts, so no label "
+                "would mean anything)"
+            )
 
 
 def _prediction(logits: torch.Tensor, problem: str, names: list[str]) -> dict[str, Any]:

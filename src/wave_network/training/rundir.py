@@ -6,13 +6,18 @@ results.json             final metrics, resources, versions, provenance
 best/                    best-validation model (save_pretrained format) + tokenizer
 last/                    resume state: model, tokenizer, optimizer, scheduler, RNG, counters
 training_curves.png, confusion_matrix.png
+.lock                    while a run writes the directory: who holds it (see ``RunDirLock``)
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import shutil
+import socket
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +32,16 @@ BEST = "best"
 LAST = "last"
 TRAINING_CURVES = "training_curves.png"
 CONFUSION_MATRIX = "confusion_matrix.png"
+LOCK = ".lock"
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; runs are then not protected from a second writer
+    fcntl = None
+
+
+class RunDirError(ValueError):
+    """A run directory cannot be used: another process holds it, or it cannot be created or written."""
 
 
 def default_run_dir(model: str, dataset: str, root: str | Path = "runs") -> Path:
@@ -76,6 +91,14 @@ class RunDir:
     def holds_run(self) -> bool:
         return any((self.path / name).exists() for name in (CONFIG, METRICS, RESULTS, LAST))
 
+    def remove_if_empty(self) -> bool:
+        """Remove the directory when nothing but a lock file is in it (a run that failed before writing
+        anything); returns whether it was removed."""
+        if not self.path.is_dir() or any(p.name != LOCK for p in self.path.iterdir()):
+            return False
+        shutil.rmtree(self.path, ignore_errors=True)
+        return True
+
     def write_json(self, name: str, obj: Any) -> Path:
         path = self.path / name
         tmp = path.with_suffix(path.suffix + ".tmp")
@@ -103,3 +126,62 @@ class RunDir:
         kept = [r for r in self.read_metrics() if r.get("step", 0) <= max_step]
         text = "".join(json.dumps(r) + "\n" for r in kept)
         (self.path / METRICS).write_text(text, encoding="utf-8")
+
+
+class RunDirLock:
+    """An exclusive lock on a run directory, held by the one process that writes it for the whole run.
+
+    ``fcntl.flock`` on ``<run dir>/.lock``: the kernel drops it when the holder exits, however it exits (a
+    ``kill -9`` leaves no stale lock). The file names the holder (pid, host, start time, command) so that a
+    second writer is refused with a message saying who has the directory. ``release`` deletes the file; an
+    ``acquire`` that raced with a deletion finds its inode gone and tries again.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.file = self.path / LOCK
+        self._handle: Any = None
+
+    def acquire(self) -> RunDirLock:
+        if fcntl is None:
+            return self
+        while True:
+            try:
+                handle = self.file.open("a+", encoding="utf-8")
+            except OSError as error:
+                raise RunDirError(f"cannot write to the run directory {self.path}: {error.strerror}") from error
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                handle.close()
+                raise RunDirError(
+                    f"run directory {self.path} is in use by {holder}; two runs writing one directory would "
+                    "mix their records. Wait for that run to finish, or choose another output directory"
+                ) from None
+            if self._same_file(handle):
+                break
+            handle.close()
+        handle.seek(0)
+        handle.truncate()
+        started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        command = " ".join(sys.argv) or "python"
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()} (since {started}: {command})\n")
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def _same_file(self, handle: Any) -> bool:
+        try:
+            return os.fstat(handle.fileno()).st_ino == os.stat(self.file).st_ino
+        except FileNotFoundError:
+            return False
+
+    def release(self) -> None:
+        if self._handle is None:
+            return
+        self.file.unlink(missing_ok=True)  # before unlocking: a waiting acquire then sees a deleted inode
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        self._handle.close()
+        self._handle = None

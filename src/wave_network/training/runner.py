@@ -4,13 +4,14 @@ checkpoint, evaluates it on the test split once and writes the results."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from .callbacks import (
     JsonlLogger,
     TrackerCallback,
 )
-from .checkpoint import TRAINER_STATE, load_resume_state, load_weights, replace_dir, save_model_dir
+from .checkpoint import TRAINER_STATE, load_resume_state, load_weights, recover_dir, replace_dir, save_model_dir
 from .config import TrainConfig
 from .environment import (
     cpu_threads,
@@ -65,7 +66,17 @@ from .resources import (
     peak_memory,
     reset_peak_memory,
 )
-from .rundir import CONFIG, CONFUSION_MATRIX, RESULTS, TRAINING_CURVES, RunDir, default_run_dir, to_jsonable
+from .rundir import (
+    CONFIG,
+    CONFUSION_MATRIX,
+    RESULTS,
+    TRAINING_CURVES,
+    RunDir,
+    RunDirError,
+    RunDirLock,
+    default_run_dir,
+    to_jsonable,
+)
 
 logger = logging.getLogger("wave_network.training")
 
@@ -117,7 +128,11 @@ def train(
 
 def _train(cfg: TrainConfig, info: ddp.DistInfo, device: torch.device, extra: list, data, tokenizer):
     started = time.time()
-    run_dir = _resolve_run_dir(cfg, info)
+    with _claim_run_dir(cfg, info) as run_dir:
+        return _run(cfg, info, device, extra, data, tokenizer, run_dir, started)
+
+
+def _run(cfg, info, device, extra, data, tokenizer, run_dir: RunDir, started: float) -> RunResult:
     seed_everything(cfg.seed)
     if data is None:
         with hide_library_progress_bars(cfg.quiet or not info.is_main):
@@ -125,12 +140,13 @@ def _train(cfg: TrainConfig, info: ddp.DistInfo, device: torch.device, extra: li
     seed_everything(cfg.seed)  # model initialisation does not depend on what data loading drew
     model = _build_model(cfg, data, tokenizer).to(device)
     resume_state = None
+    resuming = bool(cfg.resume) and (run_dir.last / TRAINER_STATE).exists()  # else it starts again from step 0
     fit_statistics = getattr(model, "fit_text_statistics", None)
-    if callable(fit_statistics) and not cfg.resume:  # a resumed run restores them with the weights
+    if callable(fit_statistics) and not resuming:  # a resumed run restores them with the weights
         # Streamed a batch at a time: the token ids of a large corpus as Python lists would cost gigabytes.
         texts = (ids for rows in data.train.select_columns(["input_ids"]).iter(1024) for ids in rows["input_ids"])
         fit_statistics(texts, list(data.train["labels"]))
-    if cfg.resume:
+    if resuming:
         load_weights(model, run_dir.last)
         resume_state = load_resume_state(run_dir.last)
     pad_id = _pad_token_id(data, tokenizer)
@@ -152,6 +168,12 @@ def _train(cfg: TrainConfig, info: ddp.DistInfo, device: torch.device, extra: li
                 fit_fn = fit_without_gradients if ctx.optimizer is None else fit
                 fit_fn(ctx, train_loader, val_loader, callbacks)
             except NonFiniteLossError as error:
+                if not run_dir.last.exists():  # no checkpoint yet: the message must not promise one
+                    head = str(error).split("; the last/ checkpoint")[0]
+                    error.args = (
+                        f"{head}. No last/ checkpoint was written before it stopped: start the run again, with the "
+                        "changes above, in another TrainConfig.output_dir",
+                    )
                 if info.is_main:
                     record = {"type": "error", "step": error.step, "epoch": error.epoch, "error": str(error)}
                     run_dir.append_metrics(record)
@@ -171,20 +193,50 @@ def _train(cfg: TrainConfig, info: ddp.DistInfo, device: torch.device, extra: li
     )
 
 
-def _resolve_run_dir(cfg: TrainConfig, info: ddp.DistInfo) -> RunDir:
-    """The run directory, decided (and checked) on rank 0 and shared with the other processes."""
+@contextlib.contextmanager
+def _claim_run_dir(cfg: TrainConfig, info: ddp.DistInfo) -> Iterator[RunDir]:
+    """The run directory, decided, created and locked on rank 0 and shared with the other processes. A
+    second process writing the same directory is refused (``RunDirLock``); a run that fails before writing
+    anything takes the directory it created with it."""
     outcome: tuple[str | None, Exception | None] = (None, None)
+    lock = created = None
     if info.is_main:
         try:
             path = _run_dir_path(cfg)
-            path.mkdir(parents=True, exist_ok=True)
+            created = path if not path.exists() else None
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise RunDirError(f"cannot create the run directory {path}: {error.strerror}") from error
+            lock = RunDirLock(path).acquire()
+            if cfg.resume:
+                _check_resume_settings(RunDir(path), cfg)
+            if not cfg.resume and RunDir(path).holds_run():
+                raise FileExistsError(
+                    f"TrainConfig.output_dir={str(path)!r} already holds a run; continue it with resume=True or "
+                    "choose another TrainConfig.output_dir"
+                )
             outcome = (str(path), None)
         except (ValueError, OSError) as error:
+            if lock is not None:
+                lock.release()
+                lock = None
             outcome = (None, error)
     path, error = ddp.broadcast_object(outcome, info)
     if error is not None:
+        if created is not None:
+            RunDir(created).remove_if_empty()
         raise error
-    return RunDir(path)
+    run_dir = RunDir(path)
+    try:
+        yield run_dir
+    except BaseException:
+        if created is not None:
+            run_dir.remove_if_empty()
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _run_dir_path(cfg: TrainConfig) -> Path:
@@ -201,15 +253,14 @@ def _run_dir_path(cfg: TrainConfig) -> Path:
     elif cfg.resume:
         raise ValueError("TrainConfig.resume=True needs TrainConfig.output_dir (the run directory to continue)")
     else:
-        path = default_run_dir(cfg.model, cfg.data.dataset)
+        path = default_run_dir(cfg.model, cfg.data.display_name)
     run_dir = RunDir(path)
-    if cfg.resume and not (run_dir.last / TRAINER_STATE).exists():
+    if cfg.resume:
+        recover_dir(run_dir.last)
+        recover_dir(run_dir.best)
+    # A run stopped before its first checkpoint resumes from step 0; a directory that holds no run is a typo.
+    if cfg.resume and not (run_dir.last / TRAINER_STATE).exists() and not run_dir.holds_run():
         raise FileNotFoundError(f"TrainConfig.resume: no checkpoint to resume at {run_dir.last}")
-    if not cfg.resume and run_dir.holds_run():
-        raise FileExistsError(
-            f"TrainConfig.output_dir={str(path)!r} already holds a run; continue it with resume=True or "
-            "choose another output_dir"
-        )
     return path
 
 
@@ -218,6 +269,9 @@ def _load_data(cfg: TrainConfig, info: ddp.DistInfo) -> tuple[Any, Any]:
     with ddp.main_process_first(info):  # rank 0 fills the tokenisation cache; the others read it
         splits = wn_data.load_splits(cfg.data)
         tokenized = wn_data.tokenize_splits(splits, tokenizer, cfg.data.max_length, cache_dir=cfg.data.cache_dir)
+    if info.is_main:
+        for notice in tokenized.provenance.get("notices", []):  # what was inferred, dropped, stripped or cut
+            logger.warning(notice)
     return tokenized, tokenizer
 
 
@@ -237,6 +291,13 @@ def _build_model(cfg: TrainConfig, data: Any, tokenizer: Any) -> torch.nn.Module
         )
     model = create_model(cfg.model, **kwargs)
     config = getattr(model, "config", None)
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions and getattr(config, "position_embedding", None) != "none" and cfg.data.max_length > positions:
+        # caught here for the baselines; TrainConfig already refused it for the Wave presets
+        raise ValueError(
+            f"DataConfig.max_length={cfg.data.max_length} is longer than the {positions} positions of model "
+            f"{cfg.model!r}; lower it"
+        )
     if config is not None:
         config.problem_type = problem_type
         if callable(getattr(config, "validate", None)):
@@ -332,7 +393,6 @@ def _builtin_callbacks(ctx: LoopContext, run_dir: RunDir, resolved: dict, has_va
         return builtin
     if cfg.resume:
         run_dir.truncate_metrics(ctx.state.global_step)
-        _warn_config_changes(run_dir, resolved)
     run_dir.write_json(CONFIG, resolved)
     builtin += [JsonlLogger(run_dir), ConsoleLogger(), Checkpointer(run_dir)]
     if cfg.tracker != "none":
@@ -374,7 +434,7 @@ def _finish(ctx: LoopContext, data: Any, pad_id: int, run_dir: RunDir, started: 
     git = git_commit()
     results = {
         "model": cfg.model,
-        "dataset": cfg.data.dataset,
+        "dataset": cfg.data.display_name,
         "seed": cfg.seed,
         "command": list(sys.argv),
         "run_dir": str(run_dir.path),
@@ -443,12 +503,32 @@ def _resolved_config(ctx: LoopContext, data: Any) -> dict[str, Any]:
     }
 
 
-def _warn_config_changes(run_dir: RunDir, resolved: dict[str, Any]) -> None:
+# Options that change neither the weights nor the record: a resumed run may differ in these.
+_RESUME_FREE = {"resume", "quiet", "num_threads", "tracker", "output_dir", "data.cache_dir"}
+
+
+def _check_resume_settings(run_dir: RunDir, cfg: TrainConfig) -> None:
+    """Refuse to resume with settings other than the run's own: the weights in ``last/`` were trained with
+    those, and ``config.json`` and ``results.json`` would otherwise claim settings they were not trained with."""
     if not run_dir.file(CONFIG).exists():
         return
-    before = run_dir.read_json(CONFIG).get("train", {})
-    now = json.loads(json.dumps(to_jsonable(resolved["train"])))
-    ignored = {"resume", "quiet", "num_threads", "tracker", "output_dir"}
-    changed = sorted(k for k, v in now.items() if k not in ignored and before.get(k) != v)
+    before = _flatten(run_dir.read_json(CONFIG).get("train", {}))
+    now = _flatten(json.loads(json.dumps(to_jsonable(cfg.to_dict()))))
+    changed = [k for k in sorted(set(before) | set(now)) if k not in _RESUME_FREE and before.get(k) != now.get(k)]
     if changed:
-        logger.warning("resuming with changed settings %s: the run will not match an uninterrupted one", changed)
+        shown = "; ".join(f"{_config_name(k)} {before.get(k)!r} (now {now.get(k)!r})" for k in changed)
+        raise ValueError(
+            f"{run_dir.path} was trained with other settings: {shown}. A resumed run continues with the settings "
+            "it was trained with (see its config.json): give the same options, or start a new run in another "
+            "TrainConfig.output_dir"
+        )
+
+
+def _flatten(values: dict[str, Any]) -> dict[str, Any]:
+    flat = {k: v for k, v in values.items() if k != "data"}
+    flat |= {f"data.{k}": v for k, v in (values.get("data") or {}).items()}
+    return flat
+
+
+def _config_name(key: str) -> str:
+    return f"DataConfig.{key[5:]}" if key.startswith("data.") else f"TrainConfig.{key}"
