@@ -341,3 +341,19 @@ def test_embed_tokens_bf16_output_rounds_once_and_keeps_fp32_gradients():
     assert grad.dtype == torch.float32
     want = (upstream.double() * keep * (1 / 0.9)).sum((0, 1))
     torch.testing.assert_close(grad[3].double(), want, rtol=1e-6, atol=1e-6)
+
+
+def test_compiled_kernels_are_not_dropped_to_eager_after_eight_versions(monkeypatch):
+    """dynamo runs a function eagerly once it has compiled 8 versions of it (dtypes, optional inputs, flags), so a
+    run's numerics would depend on what the process ran before; the kernels are called with a higher limit."""
+    import torch._dynamo
+
+    config = torch._dynamo.config
+    name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
+    seen = []
+    monkeypatch.setattr(ops, "_COMPILED", {"embed_forward": lambda *args: seen.append(getattr(config, name))})
+    monkeypatch.setitem(ops._COMPILE, "enabled", True)
+    monkeypatch.setitem(ops._COMPILE, "failed", None)
+    ops._kernel("embed_forward")()
+    assert seen == [ops._RECOMPILE_LIMIT] and ops._RECOMPILE_LIMIT >= 64
+    assert getattr(config, name) != ops._RECOMPILE_LIMIT  # only while a kernel runs

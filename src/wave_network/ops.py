@@ -284,6 +284,11 @@ def _embed_backward(grad, ids, keep, scale: float, with_positions: bool, dtype: 
 
 
 _COMPILED: dict[str, Any] = {}
+# Each kernel compiles once per combination of dtypes, optional inputs and flags (read-out, held G, [CLS] only, ...).
+# Past dynamo's default of 8 such versions per function it would run the kernel eagerly from then on, silently, so
+# the results of a run would depend on what the process ran before (a notebook that tried several presets, a test
+# suite): seen as runs that were bit-identical alone and not after other runs in the same process.
+_RECOMPILE_LIMIT = 256
 
 
 def _kernel(name: str):
@@ -300,9 +305,13 @@ def _kernel(name: str):
         _COMPILED[name] = torch.compile(plain, dynamic=True)
     compiled = _COMPILED[name]
 
+    config = torch._dynamo.config
+    limit = {"recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit": _RECOMPILE_LIMIT}
+
     def run(*args):
         try:
-            return compiled(*args)
+            with config.patch(**limit):
+                return compiled(*args)
         except Exception as error:  # no C++ compiler, no Triton, an unsupported platform: run eagerly
             _COMPILE["failed"] = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error) else ''}"
             warnings.warn(
