@@ -106,6 +106,18 @@ CASES = [
         "test_reliability::test_set_values_are_validated_before_any_work",
     ),
     Case(
+        "--set",
+        "`-m tfidf --set c=0.5`, `-m fnet --set num_layers=2` (a baseline's unknown field)",
+        "--set c is not a field of 'tfidf'; did you mean 'C'?",
+        "test_reliability::test_set_values_of_baselines_are_validated_before_any_work",
+    ),
+    Case(
+        "--set",
+        "`-m tfidf --set C=strong` (a baseline's field of the wrong type)",
+        "--set C='strong' for 'tfidf'; expected a number",
+        "test_reliability::test_set_values_of_baselines_are_validated_before_any_work",
+    ),
+    Case(
         "--max-length",
         "`--max-length 1024` with a 512-position model",
         "--max-length=1024 is longer than the model's 512 positions",

@@ -152,6 +152,25 @@ def test_set_values_are_validated_before_any_work(tmp_path, pair, message):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(
+    "model,pair,message",
+    [
+        ("tfidf", "c=0.5", "--set c is not a field of 'tfidf'; did you mean 'C'?"),
+        ("tfidf", "C=strong", "--set C='strong' for 'tfidf'; expected a number"),
+        ("bert", "hiden_dropout_prob=0.2", "did you mean 'hidden_dropout_prob'?"),
+        ("fnet", "num_layers=2", "--set num_layers is not a field of 'fnet'; did you mean 'num_hidden_layers'?"),
+        ("transformer-1layer", "freeze_embeddings=maybe", "expected true or false"),
+    ],
+)
+def test_set_values_of_baselines_are_validated_before_any_work(tmp_path, model, pair, message):
+    """The baselines' --set fields (their builder's parameters and their config class's fields) are checked like
+    the Wave presets': an unknown name or a value of the wrong type stops the run before any data is read."""
+    args = ["train", "--train-file", str(write_rows(tmp_path / "train.csv", news_rows())), "-m", model]
+    result = runner.invoke(app, [*args, "--quiet", "--set", pair, "-o", str(tmp_path / "run")])
+    assert_named_error(result, message)
+    assert not (tmp_path / "run").exists()
+
+
 # Case 5: a --max-length the position table cannot cover.
 def test_max_length_beyond_the_position_table_is_refused_up_front(tmp_path):
     result = train_cli(tmp_path, news_rows(), "--max-length", "1024")

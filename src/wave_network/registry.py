@@ -36,6 +36,9 @@ class ModelSpec:
     builder: ModelBuilder
     description: str = ""
     training: dict[str, Any] = field(default_factory=dict)
+    # The config class the builder passes its other keyword arguments to (``BertConfig``, ``TfidfConfig``, ...):
+    # its fields are the overrides ``check_model_overrides`` accepts beside the builder's own named parameters.
+    config_class: type | None = None
 
 
 _SPECS: dict[str, ModelSpec] = {}
@@ -43,11 +46,17 @@ _BUILTINS_LOADED = False
 
 
 def register_model(
-    name: str, builder: ModelBuilder, *, description: str = "", training: dict[str, Any] | None = None
+    name: str,
+    builder: ModelBuilder,
+    *,
+    description: str = "",
+    training: dict[str, Any] | None = None,
+    config_class: type | None = None,
 ) -> None:
     """Register ``builder`` under ``name``; ``training`` holds its default ``learning_rate``, ``epochs`` and
-    ``batch_size`` (what ``TrainConfig.resolved`` fills in)."""
-    _SPECS[name] = ModelSpec(name, builder, description, dict(training or {}))
+    ``batch_size`` (what ``TrainConfig.resolved`` fills in); ``config_class``, where the builder passes its
+    ``**kwargs`` to one, lets ``check_model_overrides`` check them before any work."""
+    _SPECS[name] = ModelSpec(name, builder, description, dict(training or {}), config_class)
 
 
 def _load_builtins() -> None:
@@ -55,10 +64,11 @@ def _load_builtins() -> None:
     global _BUILTINS_LOADED
     if not _BUILTINS_LOADED:
         _BUILTINS_LOADED = True
-        from .baselines import BASELINES
+        from .baselines import BASELINE_CONFIGS, BASELINES
 
         for name, (builder, description, training) in BASELINES.items():
-            _SPECS.setdefault(name, ModelSpec(name, builder, description, dict(training)))
+            spec = ModelSpec(name, builder, description, dict(training), BASELINE_CONFIGS.get(name))
+            _SPECS.setdefault(name, spec)
 
 
 def list_models() -> list[str]:
@@ -102,8 +112,10 @@ def check_model_overrides(name: str, overrides: dict[str, Any], max_length: int 
     be a ``WaveConfig`` field, of its annotated type (``residual=maybe`` is not a bool, ``num_layers=1.5`` not
     an int) and within its range (``WaveConfig.validate``); a ``max_length`` longer than the position table is
     refused too. Messages name the field as ``WaveConfig.<field>``. Other models take their own library's config
-    fields, which their builders check."""
+    fields: every key must be a named parameter of the model's builder or a field of its config class (the
+    ``__init__`` parameters of that class and its bases), of the default value's type."""
     if name not in list_presets():
+        _check_builder_overrides(name, overrides)
         return
     hints = typing.get_type_hints(WaveConfig.__init__)
     known = [p for p in inspect.signature(WaveConfig.__init__).parameters if p not in ("self", "kwargs")]
@@ -122,6 +134,44 @@ def check_model_overrides(name: str, overrides: dict[str, Any], max_length: int 
             f"DataConfig.max_length={max_length} is longer than the model's {config.max_position_embeddings} "
             f"positions; lower it, or give the model WaveConfig.max_position_embeddings={max_length}"
         )
+
+
+_BUILDER_ARGS = ("num_labels", "vocab_size", "max_length")  # what create_model passes itself
+
+
+def _check_builder_overrides(name: str, overrides: dict[str, Any]) -> None:
+    """``check_model_overrides`` for a registered (non-preset) model; a builder that takes ``**kwargs`` without a
+    known config class is left to check its own."""
+    spec = model_spec(name)
+    if spec is None or not overrides:
+        return
+    fields: dict[str, Any] = {}  # name -> default (inspect.Parameter.empty where there is none)
+    open_ended = False
+    for parameter in inspect.signature(spec.builder).parameters.values():
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            open_ended = True
+        elif parameter.name not in _BUILDER_ARGS:
+            fields[parameter.name] = parameter.default
+    if open_ended and spec.config_class is None:
+        return
+    for cls in reversed(getattr(spec.config_class, "__mro__", ())):
+        if cls is object or "__init__" not in vars(cls):
+            continue
+        for parameter in inspect.signature(cls.__init__).parameters.values():
+            if parameter.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL):
+                fields[parameter.name] = parameter.default
+    fields = {k: v for k, v in fields.items() if k != "self" and k not in _BUILDER_ARGS}
+    for key, value in overrides.items():
+        if key not in fields:
+            close = [f for f in fields if f.lower() == key.lower()] or difflib.get_close_matches(key, list(fields), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; the fields are {', '.join(sorted(fields))}"
+            raise ValueError(f"TrainConfig.model_overrides['{key}'] is not a field of {name!r}{hint}")
+        default = fields[key]
+        expected = type(default) if isinstance(default, (bool, int, float, str)) else None
+        if expected is not None and not _of_type(value, expected):
+            raise ValueError(
+                f"TrainConfig.model_overrides['{key}']={value!r} for {name!r}; expected {_type_name(expected)}"
+            )
 
 
 def _of_type(value: Any, hint: Any) -> bool:

@@ -7,6 +7,8 @@ majority class. Each goes through the same data, splits, training loop, metrics 
 
 from __future__ import annotations
 
+from transformers import BertConfig
+
 from .checkpoints import PACKAGED_DISCLOSURE, CheckpointNotFoundError, resolve_checkpoint
 from .classic import (
     FastTextClassifier,
@@ -56,8 +58,21 @@ BASELINES = {
     "majority": (build_majority, "Majority class (mean target for regression)", _FIT_ONCE),
 }
 
+# The config class each builder hands its other keyword arguments (``--set``) to: their fields are checked before
+# any work (``registry.check_model_overrides``).
+BASELINE_CONFIGS = {
+    "bert": BertConfig,
+    "transformer-1layer": BertConfig,
+    "fnet": FixedLengthFNetConfig,
+    "fasttext": FastTextConfig,
+    "tfidf": TfidfConfig,
+    "nbsvm": NbsvmConfig,
+    "majority": MajorityConfig,
+}
+
 __all__ = [
     "BASELINES",
+    "BASELINE_CONFIGS",
     "PACKAGED_DISCLOSURE",
     "CheckpointNotFoundError",
     "FastTextClassifier",
