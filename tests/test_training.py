@@ -405,20 +405,25 @@ def test_allocator_tuning_is_opt_in_and_huge_pages_are_on_by_default():
 
 
 def test_release_free_memory_trims_the_heap_and_leaves_reuse_alone(monkeypatch):
-    """After every CPU step the loop hands the C heap's free pages back (glibc malloc_trim), except when the user
-    asked malloc to keep them (WAVE_NETWORK_MALLOC=reuse)."""
+    """After a CPU step the loop hands the C heap's free pages back (glibc malloc_trim) once enough of it is free,
+    never when the user asked malloc to keep them (WAVE_NETWORK_MALLOC=reuse)."""
     from wave_network.training import environment
 
     calls = []
+    free = [0]
 
     class FakeLibc:
         def malloc_trim(self, pad):
             calls.append(pad)
 
+        def mallinfo2(self):
+            return environment._MallInfo2(fordblks=free[0])
+
     monkeypatch.setattr(environment, "_LIBC", [FakeLibc()])
     monkeypatch.setattr(environment, "_ALLOCATOR_TUNED", {"done": False})
-    environment.release_free_memory()
-    assert calls == [0]
+    free[0] = environment.TRIM_ABOVE_BYTES  # not worth a trim (each costs page faults in the next step)
+    assert not environment.release_free_memory() and calls == []
+    free[0] = environment.TRIM_ABOVE_BYTES + 1
+    assert environment.release_free_memory() and calls == [0]
     monkeypatch.setattr(environment, "_ALLOCATOR_TUNED", {"done": True})
-    environment.release_free_memory()
-    assert calls == [0]
+    assert not environment.release_free_memory() and calls == [0]

@@ -96,26 +96,46 @@ def _glibc() -> Any:
                 libc = None
             if libc is not None and not all(hasattr(libc, f) for f in ("malloc_trim", "gnu_get_libc_version")):
                 libc = None
+            if libc is not None and hasattr(libc, "mallinfo2"):
+                libc.mallinfo2.restype = _MallInfo2
         _LIBC.append(libc)
     return _LIBC[0]
 
 
-def release_free_memory() -> None:
-    """Give the C heap's free pages back to the system (glibc ``malloc_trim(0)``); a no-op elsewhere and under
-    ``WAVE_NETWORK_MALLOC=reuse``, whose point is to keep them.
+class _MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (2.33 and later)."""
 
-    Called after every CPU optimiser step. Batches of different lengths free tensors of different sizes, and
-    glibc (whose mmap threshold rises to 32 MB after the first large free) keeps the holes between them in its
-    heap: the RSS of a ``paper-modulation`` AG News run grew by about 400 MB over 80 steps of varying lengths
-    and stayed flat at one length. Trimming after each step kept that growth to about 130 MB at no measurable
-    cost to the step (the pages it returns are the ones the next step would fault in anyway). See
-    benchmarks/efficiency.py for the peak RSS of whole runs.
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks")
+    ] + [("keepcost", ctypes.c_size_t)]
+
+
+# Free bytes in the C heap above which ``release_free_memory`` trims it.
+TRIM_ABOVE_BYTES = 256 << 20
+
+
+def release_free_memory() -> bool:
+    """Give the C heap's free pages back to the system (glibc ``malloc_trim(0)``) once more than
+    ``TRIM_ABOVE_BYTES`` of it is free; returns whether it trimmed. A no-op where the C library is not glibc 2.33+
+    and under ``WAVE_NETWORK_MALLOC=reuse``, whose point is to keep those pages.
+
+    Called every ``loop.TRIM_EVERY_STEPS`` CPU optimiser steps and after each evaluation. Batches of different
+    lengths free tensors of different sizes, and glibc (whose mmap threshold rises to 32 MB after the first large
+    free) keeps the holes between them in its heap: the RSS of ``wave-nb`` steps at IMDB lengths grew by about
+    1.4 GB over 80 steps and stayed flat at one length. Trimming after every step bounded that, but cost about 30%
+    of a ``paper-modulation`` step at the AG News shape (2 threads; the pages come back as page faults in the next
+    step), so it is amortised over steps and waits until the free part of the heap is worth it.
     """
     if _ALLOCATOR_TUNED.get("done"):
-        return
+        return False
     libc = _glibc()
-    if libc is not None:
-        libc.malloc_trim(0)
+    if libc is None or not hasattr(libc, "mallinfo2"):
+        return False
+    if libc.mallinfo2().fordblks <= TRIM_ABOVE_BYTES:
+        return False
+    libc.malloc_trim(0)
+    return True
 
 
 def seed_everything(seed: int) -> None:
