@@ -415,8 +415,8 @@ def render_markdown(record: dict[str, Any]) -> str:
     lines += ["", f"Command: `python {record['command']}`"]
     if record.get("partial_rerun"):
         lines[-1] += (
-            " (a partial re-run: the other rows and the GEMM ceiling come from the full run of the same day, "
-            "which stopped after the Wave rows)"
+            " (a partial re-run of those rows; the other rows and the GEMM ceiling come from the last full run, "
+            "`python benchmarks/efficiency.py`, on the same machine)"
         )
     return "\n".join(lines) + "\n"
 
