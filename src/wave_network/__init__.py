@@ -8,6 +8,7 @@ import os
 # where torch was imported first or the kernel has no transparent huge pages; a user's own setting wins.
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
+from .classifier import TextClassifier, train_supervised
 from .configuration_wave import WaveConfig
 from .modeling_wave import WaveForSequenceClassification, WaveModel, WavePreTrainedModel
 from .params import ParameterCount, count_parameters
@@ -18,6 +19,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ParameterCount",
+    "TextClassifier",
     "Preset",
     "WaveConfig",
     "WaveForSequenceClassification",
@@ -29,6 +31,7 @@ __all__ = [
     "list_models",
     "list_presets",
     "register_model",
+    "train_supervised",
     "wave_config_from_preset",
     "__version__",
 ]

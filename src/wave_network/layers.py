@@ -13,9 +13,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 
-from . import ops
 from .configuration_wave import WaveConfig
 from .ngrams import hashed_ngram_ids
+from .ops import embed_tokens, interference, magnitude, modulation, token2wave, wave_modulation
 
 # The CPU dropout mask's resolution: each element gets 15 random bits, so p is used as round(p * 2^15) / 2^15.
 _MASK_LEVELS = 1 << 15
@@ -191,7 +191,7 @@ class WaveEmbeddings(nn.Module):
         keep, scale = None, 1.0
         if self.training and self.dropout.p > 0:
             keep, scale = self.dropout.keep_mask((*input_ids.shape, table.embedding_dim), input_ids.device)
-        return ops.embed_tokens(
+        return embed_tokens(
             input_ids,
             table.weight,
             positions,
@@ -327,7 +327,7 @@ class WaveMixing(nn.Module):
         D = config.hidden_size
         self.proj_a = nn.Linear(D, D)
         self.proj_b = nn.Linear(D, D)
-        self.combine = ops.modulation if config.wave_mode == "modulation" else ops.interference
+        self.combine = modulation if config.wave_mode == "modulation" else interference
         self.readout = config.readout
         self.readout_proj = nn.Linear(2 * D, D) if config.readout == "real_imag" else None
         self.eps = config.wave_eps
@@ -343,15 +343,15 @@ class WaveMixing(nn.Module):
         hold = self.hold_global_semantics
         # Results in the layer's own dtype, whatever the input's (bf16 embeddings under autocast; see WaveModel).
         dtype = self.proj_a.weight.dtype
-        if self.combine is ops.modulation and self.readout in ("real", "real_imag"):
+        if self.combine is modulation and self.readout in ("real", "real_imag"):
             return self._fused_modulation(x, attention_mask, segments, first_only, dtype)
-        z_a = ops.token2wave(self.proj_a(x), attention_mask, self.eps, hold, segments)  # 2 x (B, T, D)
-        z_b = ops.token2wave(self.proj_b(x), attention_mask, self.eps, hold, segments)  # 2 x (B, T, D)
+        z_a = token2wave(self.proj_a(x), attention_mask, self.eps, hold, segments)  # 2 x (B, T, D)
+        z_b = token2wave(self.proj_b(x), attention_mask, self.eps, hold, segments)  # 2 x (B, T, D)
         if first_only:
             z_a, z_b = (z_a[0][:, :1], z_a[1][:, :1]), (z_b[0][:, :1], z_b[1][:, :1])  # 2 x (B, 1, D)
         z = self.combine(z_a, z_b)  # 2 x (B, T, D)
         if self.readout == "magnitude":
-            out = ops.magnitude(z)  # (B, T, D)
+            out = magnitude(z)  # (B, T, D)
         elif self.readout == "real":
             out = z[0]  # (B, T, D)
         else:
@@ -370,7 +370,7 @@ class WaveMixing(nn.Module):
         # [Re, Im] feeds a linear layer that autocast runs in bf16 anyway: hand it bf16 and halve the memory.
         device = x.device.type
         out_dtype = torch.get_autocast_dtype(device) if imag and torch.is_autocast_enabled(device) else dtype
-        out = ops.wave_modulation(
+        out = wave_modulation(
             ab,
             attention_mask,
             self.eps,

@@ -7,7 +7,11 @@ saved Wave Network and ``save_pretrained`` writes safetensors.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -15,9 +19,11 @@ from torch import Tensor, nn
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
 
-from . import ops
 from .configuration_wave import WaveConfig
 from .layers import Dropout, NGramBag, WaveBlock, WaveEmbeddings
+from .ops import masked_mean
+
+logger = logging.getLogger(__name__)
 
 
 class WavePreTrainedModel(PreTrainedModel):
@@ -25,6 +31,22 @@ class WavePreTrainedModel(PreTrainedModel):
     base_model_prefix = "wave"
     main_input_name = "input_ids"
     supports_gradient_checkpointing = False
+
+    def save_pretrained(self, save_directory: str | os.PathLike, *args: Any, tokenizer: Any = None, **kwargs: Any):
+        """``PreTrainedModel.save_pretrained``, plus what makes the directory usable on its own: the model's code
+        (``auto_map``, for ``trust_remote_code=True``), its tokenizer and a model card (``README.md``).
+
+        ``tokenizer`` is saved beside the weights; without one, a directory that holds no tokenizer yet gets the
+        bundled bert-base-uncased WordPiece when the vocabulary is its size (30,522, what ``create_model`` builds
+        by default), and a warning otherwise. An existing ``README.md`` is kept (a run writes a fuller one)."""
+        super().save_pretrained(save_directory, *args, **kwargs)
+        directory = Path(save_directory)
+        if tokenizer is None and not (directory / "tokenizer_config.json").exists():
+            tokenizer = _default_tokenizer(self.config.vocab_size)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(directory)
+        if not (directory / "README.md").exists():
+            _write_model_card(directory, self.config)
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -62,7 +84,7 @@ class WaveModel(WavePreTrainedModel):
         """[CLS] (first token) or masked mean pooling: (B, T, D) -> (B, D)."""
         if self.config.pooling == "cls":
             return hidden[:, 0]
-        return ops.masked_mean(hidden, attention_mask)
+        return masked_mean(hidden, attention_mask)
 
     def _embedding_dtype(self, output_hidden_states: bool) -> torch.dtype | None:
         """bf16 embeddings under bf16 autocast on the CPU when the first block feeds them only to its projections
@@ -182,6 +204,41 @@ class WaveForSequenceClassification(WavePreTrainedModel):
         return F.cross_entropy(logits, labels.long())
 
 
-AutoConfig.register("wave", WaveConfig, exist_ok=True)
-AutoModel.register(WaveConfig, WaveModel, exist_ok=True)
-AutoModelForSequenceClassification.register(WaveConfig, WaveForSequenceClassification, exist_ok=True)
+# A saved model names these classes in config.json's ``auto_map`` and carries this file, ``configuration_wave.py``,
+# ``layers.py``, ``ops.py`` and ``ngrams.py`` beside its weights, so ``from_pretrained(DIR, trust_remote_code=True)``
+# loads it where this package is not installed. The Auto classes know ``model_type="wave"`` only through this
+# package itself: a copy loaded as remote code must not replace the package's classes in a process that has both.
+WaveConfig.register_for_auto_class()
+WaveModel.register_for_auto_class("AutoModel")
+WaveForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
+if __name__.startswith("wave_network."):
+    AutoConfig.register("wave", WaveConfig, exist_ok=True)
+    AutoModel.register(WaveConfig, WaveModel, exist_ok=True)
+    AutoModelForSequenceClassification.register(WaveConfig, WaveForSequenceClassification, exist_ok=True)
+
+
+BERT_VOCAB_SIZE = 30522  # the bert-base-uncased WordPiece vocabulary, bundled with the package
+
+
+def _default_tokenizer(vocab_size: int) -> Any:
+    """The bundled WordPiece tokenizer for a model of its vocabulary size, or ``None`` (with a warning)."""
+    try:
+        from wave_network.data import get_tokenizer
+    except ImportError:  # loaded as remote code, without the package: nothing to fall back on
+        get_tokenizer = None
+    if vocab_size != BERT_VOCAB_SIZE or get_tokenizer is None:
+        logger.warning(
+            "save_pretrained: no tokenizer saved (the model's vocabulary has %d ids); pass tokenizer= so the "
+            "directory can be used on its own",
+            vocab_size,
+        )
+        return None
+    return get_tokenizer()
+
+
+def _write_model_card(directory: Path, config: WaveConfig) -> None:
+    try:
+        from wave_network.model_card import write_model_card
+    except ImportError:  # loaded as remote code, without the package
+        return
+    write_model_card(directory, config)

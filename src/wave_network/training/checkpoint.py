@@ -65,9 +65,9 @@ def save_model_dir(model: nn.Module, tokenizer: Any, path: str | Path) -> Path:
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     with hide_library_progress_bars():
-        model.save_pretrained(path)
-        if tokenizer is not None:
+        if tokenizer is not None:  # first: a Wave model's save_pretrained then sees it and adds no default one
             tokenizer.save_pretrained(path)
+        model.save_pretrained(path)
     return path
 
 

@@ -200,6 +200,43 @@ def _check_texts(texts: Sequence[str | tuple[str, str]]) -> None:
             )
 
 
+def probabilities(logits: torch.Tensor, problem: str) -> torch.Tensor:
+    """Class probabilities of logits (N, C): softmax for single-label, sigmoid per label for multi-label; for
+    regression the logits themselves (the predicted values)."""
+    logits = logits.float()
+    if problem == REGRESSION:
+        return logits
+    if problem == MULTI_LABEL:
+        return torch.sigmoid(logits)
+    return torch.softmax(logits, dim=-1)
+
+
+def top_k(probs: torch.Tensor, names: list[str], k: int = 1, threshold: float = 0.0) -> list[list[dict[str, Any]]]:
+    """For each row of ``probs`` (N, C), its ``k`` most probable labels with probability >= ``threshold``, most
+    probable first, as ``{"label": name, "probability": p}`` (fastText's ``predict -k K -t T``). ``k=-1``: all."""
+    if k == 0 or k < -1:
+        raise ValueError(f"k={k}; expected a positive number of labels, or -1 for all of them")
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold={threshold}; expected a probability between 0 and 1")
+    count = probs.shape[-1] if k == -1 else min(k, probs.shape[-1])
+    values, ids = probs.topk(count, dim=-1)
+    return [
+        [{"label": names[i], "probability": p} for i, p in zip(row_ids, row_values, strict=True) if p >= threshold]
+        for row_ids, row_values in zip(ids.tolist(), values.tolist(), strict=True)
+    ]
+
+
+def prediction_records(
+    logits: torch.Tensor, problem: str, names: list[str], k: int = 1, threshold: float = 0.0
+) -> list[dict[str, Any]]:
+    """One ``predict`` record per row of ``logits`` (see ``predict``), with ``top_k`` added for classifiers."""
+    records = [_prediction(row, problem, names) for row in logits]
+    if problem != REGRESSION and len(logits):
+        for record, best in zip(records, top_k(probabilities(logits, problem), names, k, threshold), strict=True):
+            record["top_k"] = best
+    return records
+
+
 def _prediction(logits: torch.Tensor, problem: str, names: list[str]) -> dict[str, Any]:
     if problem == REGRESSION:
         return {"label": None, "label_id": None, "score": float(logits[0]), "probabilities": {}}

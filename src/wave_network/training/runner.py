@@ -22,6 +22,8 @@ from transformers import get_linear_schedule_with_warmup
 
 from .. import data as wn_data
 from .. import ops
+from ..configuration_wave import WaveConfig
+from ..model_card import write_model_card
 from ..presets import list_presets
 from ..registry import create_model
 from . import distributed as ddp
@@ -464,6 +466,8 @@ def _finish(ctx: LoopContext, data: Any, pad_id: int, run_dir: RunDir, started: 
     }
     if info.is_main:
         run_dir.write_json(RESULTS, results)
+        if getattr(ctx.model.config, "model_type", None) == WaveConfig.model_type:
+            write_model_card(run_dir.best, ctx.model.config, results)
         plot_training_curves(run_dir.read_metrics(), run_dir.file(TRAINING_CURVES), monitor=ctx.monitor)
         if "test_confusion_matrix" in metrics:
             matrix = metrics["test_confusion_matrix"]
