@@ -942,5 +942,41 @@ def analyze_complexity_command(
     console.print(f"json: {result.json_path}  plot: {result.plot_path}")
 
 
+@app.command()
+def serve(
+    model_dir: Path = typer.Argument(..., help="A run directory (its best/ checkpoint) or a saved model directory."),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, min=0, max=65535, help="TCP port."),
+    max_batch_size: int = typer.Option(64, min=1, help="Most texts in one model batch, gathered across requests."),
+    max_text_chars: int = typer.Option(20000, min=1, help="Longest text accepted, in characters (longer: HTTP 413)."),
+    max_request_texts: int = typer.Option(256, min=1, help="Most texts in one request (more: HTTP 413)."),
+    batch_wait_ms: float = typer.Option(
+        2.0, min=0.0, help="How long a model batch, once it has a request, waits for more requests."
+    ),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    num_threads: int | None = typer.Option(None, help="CPU threads for torch."),
+) -> None:
+    """Serve a model over HTTP: POST /predict {"texts": [...], "k": 1, "threshold": 0.0} answers the predictions
+    (label, probabilities, top_k) in JSON; GET /health and /labels. Concurrent requests share model batches."""
+    try:
+        from .serving import serve as run_serve
+    except ImportError as exc:
+        _fail(str(exc))
+    try:
+        run_serve(
+            model_dir,
+            host=host,
+            port=port,
+            device=device,
+            num_threads=num_threads,
+            max_batch_size=max_batch_size,
+            max_text_chars=max_text_chars,
+            max_request_texts=max_request_texts,
+            batch_wait_ms=batch_wait_ms,
+        )
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        _fail(str(exc))
+
+
 if __name__ == "__main__":
     app()
