@@ -18,10 +18,10 @@ httpx = pytest.importorskip("httpx", reason="serving needs the serve extra: pip 
 import torch  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from wave_network import create_model, ops  # noqa: E402
+from wave_network import TextClassifier, create_model, ops  # noqa: E402
 from wave_network.cli import app as cli_app  # noqa: E402
 from wave_network.data import get_tokenizer  # noqa: E402
-from wave_network.serving import EXTRA_MESSAGE, ModelPredictor, create_app, serve  # noqa: E402
+from wave_network.serving import EXTRA_MESSAGE, create_app, serve  # noqa: E402
 from wave_network.training.inference import predict_logits  # noqa: E402
 
 LABELS = ["World", "Sports", "Business", "Sci/Tech"]
@@ -68,7 +68,7 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def predictor(model_dir):
-    return ModelPredictor(model_dir, device="cpu")
+    return TextClassifier.load(model_dir, device="cpu")
 
 
 @contextmanager

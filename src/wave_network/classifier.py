@@ -86,6 +86,8 @@ class TextClassifier:
         self._model: Any = None
         self._tokenizer: Any = None
         self._batch_size = 64
+        self.backend = "torch"
+        self.model_dir: str | None = None
 
     # -- training ---------------------------------------------------------------------------------------------
     def fit(
@@ -182,6 +184,7 @@ class TextClassifier:
             raise ValueError(f"backend={backend!r}; expected 'torch' or 'onnx'")
         self.max_length = int(self._tokenizer.model_max_length)
         self.backend = backend
+        self.model_dir = str(path)
 
     def save(self, path: str | Path) -> Path:
         """Write a model directory: weights (safetensors), config with the label names, tokenizer, the model's
@@ -204,6 +207,11 @@ class TextClassifier:
         self._check_fitted()
         config = self._model.config
         return [str(config.id2label[i]) for i in range(config.num_labels)]
+
+    @property
+    def labels(self) -> list[str]:
+        """``classes_``, under the name ``wave_network.serving.Predictor`` uses."""
+        return self.classes_
 
     @property
     def problem_type(self) -> str:

@@ -954,6 +954,7 @@ def serve(
         2.0, min=0.0, help="How long a model batch, once it has a request, waits for more requests."
     ),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    backend: str = typer.Option("torch", help="torch, or onnx for a directory written by `wave-network export`."),
     num_threads: int | None = typer.Option(None, help="CPU threads for torch."),
 ) -> None:
     """Serve a model over HTTP: POST /predict {"texts": [...], "k": 1, "threshold": 0.0} answers the predictions
@@ -968,6 +969,7 @@ def serve(
             host=host,
             port=port,
             device=device,
+            backend=backend,
             num_threads=num_threads,
             max_batch_size=max_batch_size,
             max_text_chars=max_text_chars,

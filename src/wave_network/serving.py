@@ -14,8 +14,8 @@ predictor on the gathered texts and settles every job's future on the event loop
 event loop, one batch at a time (no two threads share the model), and a request of more texts than a batch is
 cut across consecutive batches. While a batch runs, the next requests queue up and form the next batch.
 
-The server talks to a *predictor* (``Predictor``): ``ModelPredictor`` wraps ``training.inference`` for a run or
-model directory. Needs the ``serve`` extra (fastapi, uvicorn).
+The server talks to a *predictor* (``Predictor``): ``wave_network.TextClassifier`` loaded from a run or model
+directory, on PyTorch or (``backend="onnx"``) on onnxruntime. Needs the ``serve`` extra (fastapi, uvicorn).
 """
 
 from __future__ import annotations
@@ -57,32 +57,6 @@ class Predictor(Protocol):
     max_length: int
 
     def records(self, texts: list[str], k: int = 1, threshold: float = 0.0) -> list[dict]: ...
-
-
-class ModelPredictor:
-    """``Predictor`` over a run or model directory through ``training.inference`` (``load_model``,
-    ``predict_logits``): texts truncated to the training ``max_length``, batched by length."""
-
-    def __init__(self, model_dir: str | Path, *, device: str = "auto", batch_size: int = 64) -> None:
-        from .training import inference
-
-        self._inference = inference
-        self.model_dir = str(inference.resolve_model_dir(model_dir))
-        self.model, self.tokenizer = inference.load_model(self.model_dir, inference._device(device))
-        self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
-        self.max_length = int(self.tokenizer.model_max_length)
-        self.batch_size = batch_size
-        self._problem = inference._problem_type(self.model)
-
-    def records(self, texts: list[str], k: int = 1, threshold: float = 0.0) -> list[dict]:
-        logits = self._inference.predict_logits(self.model, self.tokenizer, texts, self.batch_size)
-        out = []
-        for row in logits:
-            record = self._inference._prediction(row, self._problem, self.labels)
-            ranked = sorted(record["probabilities"].items(), key=lambda item: -item[1])  # stable: ties by label id
-            record["top_k"] = [{"label": n, "probability": p} for n, p in ranked if p >= threshold][:k]
-            out.append(record)
-        return out
 
 
 @dataclass(frozen=True)
@@ -376,12 +350,14 @@ def serve(
     port: int = 8000,
     *,
     device: str = "auto",
+    backend: str = "torch",
     num_threads: int | None = None,
     log_level: str = "info",
     **limits: Any,
 ) -> None:
     """Serve the model of ``run_dir`` (a run directory's ``best/`` or a model directory) on ``host:port`` until
-    interrupted; ``limits`` are ``ServeLimits``' fields, ``num_threads`` torch's CPU threads."""
+    interrupted; ``limits`` are ``ServeLimits``' fields, ``num_threads`` torch's CPU threads, ``backend``
+    ``"torch"`` or ``"onnx"`` (a directory written by ``wave-network export``)."""
     try:
         import uvicorn
     except ImportError as error:
@@ -391,7 +367,9 @@ def serve(
     checked = ServeLimits(**limits)  # before the model loads
     if num_threads is not None:
         torch.set_num_threads(num_threads)
-    predictor = ModelPredictor(run_dir, device=device, batch_size=checked.max_batch_size)
+    from .classifier import TextClassifier
+
+    predictor = TextClassifier.load(run_dir, device=device, backend=backend, batch_size=checked.max_batch_size)
     # The first forward passes compile the fused wave kernels, a batch of one apart from larger batches: done here,
     # before the port opens, they do not fall on the first requests.
     predictor.records(["warm up"])
