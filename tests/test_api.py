@@ -68,7 +68,7 @@ def test_score_and_evaluate_match_labels_by_name(clf):
     assert clf.score(texts, labels) > 0.9
     metrics = clf.evaluate(texts, labels)
     assert metrics["accuracy"] == clf.score(texts, labels) and "f1_macro" in metrics
-    with pytest.raises(ValueError, match="label 'meh' of row 1 is not one the model knows"):
+    with pytest.raises(ValueError, match=r"label 'meh' \(first in row 1\) is not one the model knows"):
         clf.evaluate(["fine"], ["meh"])
 
 

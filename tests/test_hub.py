@@ -129,5 +129,5 @@ def test_a_run_card_reports_the_selection_and_the_test_metrics():
         "command": ["wave-network", "train", "-m", "wave-nb", "-d", "imdb"],
     }
     card = render_model_card(config, results)
-    assert "| test_accuracy | 0.9050 |" in card and "epoch 2" in card and "- \"imdb\"" in card
+    assert "| test_accuracy | 0.9050 |" in card and "epoch 2" in card and '- "imdb"' in card
     assert "confusion" not in card and "wave-network train -m wave-nb -d imdb" in card

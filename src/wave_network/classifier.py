@@ -273,31 +273,51 @@ class TextClassifier:
         """Accuracy on ``(X, y)`` (scikit-learn's ``score``); labels given as names or ids."""
         return float(self.evaluate(X, y, **columns)["accuracy"])
 
-    def evaluate(self, X: TextInput, y: Iterable[Any], **columns: str | None) -> dict[str, Any]:
-        """All metrics of ``wave-network evaluate`` on ``(X, y)``: accuracy, F1s, MCC, confusion matrix (or MSE and
-        correlations for regression). Labels are matched to the model's by name; an unknown one is an error."""
-        from .training.metrics import compute_metrics
-
+    def evaluate(self, X: TextInput, y: Iterable[Any], k: int = 1, **columns: str | None) -> dict[str, Any]:
+        """All metrics of ``wave-network evaluate`` on ``(X, y)``: accuracy, F1s, MCC, confusion matrix, precision
+        and recall at ``k`` (or MSE and correlations for regression). Labels are matched to the model's by name;
+        unknown ones are an error that names them."""
         logits = self.logits(X, **columns)
-        labels = self._label_ids(list(y), len(logits))
-        metrics = compute_metrics(logits, np.asarray(labels), self.problem_type, prefix="x")
-        return {name[2:]: value for name, value in metrics.items()}
+        labels = list(y.tolist() if hasattr(y, "tolist") else y)
+        if len(labels) != len(logits):
+            raise ValueError(f"{len(logits)} texts but {len(labels)} labels")
+        return self.metrics(logits, self.label_ids(labels), k=k)
 
-    def _label_ids(self, labels: list[Any], count: int) -> list[Any]:
-        if len(labels) != count:
-            raise ValueError(f"{count} texts but {len(labels)} labels")
+    def label_ids(self, labels: Sequence[Any], *, where: str = "the labels") -> list[Any]:
+        """The model's ids of ``labels`` given by name (or as ids): matched through the model's own label names,
+        whatever order a data set lists them in. Regression targets are returned as floats."""
+        self._check_fitted()
         if self.problem_type == "regression":
             return [float(v) for v in labels]
         names = self.classes_
         index = {name: i for i, name in enumerate(names)}
-        out = []
+        out, unknown = [], {}
         for row, label in enumerate(labels, start=1):
             if str(label) in index:
                 out.append(index[str(label)])
-            elif isinstance(label, (int, np.integer)) and 0 <= int(label) < len(names):
+            elif isinstance(label, (int, np.integer)) and not isinstance(label, bool) and 0 <= int(label) < len(names):
                 out.append(int(label))
             else:
-                raise ValueError(f"label {label!r} of row {row} is not one the model knows: {names}")
+                unknown.setdefault(str(label), row)
+        if unknown:
+            shown = ", ".join(f"{name!r} (first in row {row})" for name, row in list(unknown.items())[:5])
+            raise ValueError(f"{where}: label {shown} is not one the model knows: {names}")
+        return out
+
+    def metrics(self, logits: np.ndarray, label_ids: Sequence[Any], k: int = 1) -> dict[str, Any]:
+        """Metrics of ``logits`` (N, C) against ``label_ids``; for single-label classifiers also fastText's ``test``
+        figures: ``examples``, ``precision_at_k`` (true labels among the top k, over N x k) and ``recall_at_k``
+        (over N), with ``k``."""
+        from .training.metrics import compute_metrics
+
+        labels = np.asarray(label_ids)
+        metrics = compute_metrics(logits, labels, self.problem_type, prefix="x")
+        out = {name[2:]: value for name, value in metrics.items()} | {"examples": len(labels)}
+        if self.problem_type == "single_label_classification" and len(labels):
+            k = min(k, logits.shape[-1])
+            top = np.argsort(-logits, axis=-1, kind="stable")[:, :k]
+            hits = int((top == labels[:, None]).any(axis=-1).sum())
+            out |= {"k": k, "precision_at_k": hits / (len(labels) * k), "recall_at_k": hits / len(labels)}
         return out
 
     def _check_fitted(self) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -337,44 +336,62 @@ def evaluate(
     dataset: str = DATASET,
     data_dir: str | None = DATA_DIR,
     train_file: str | None = TRAIN_FILE,
-    test_file: str | None = TEST_FILE,
+    test_file: str | None = typer.Option(
+        None,
+        "--test-file",
+        help="A labelled CSV/TSV/JSONL/Parquet file to evaluate on; on its own, no training data is needed.",
+    ),
     text_column: list[str] | None = TEXT_COLUMN,
     label_column: str | None = LABEL_COLUMN,
     max_length: int = MAX_LENGTH,
     split: str = typer.Option("test", help="test or validation."),
+    top_k: int = typer.Option(
+        1, "--top-k", "-k", min=1, help="With --test-file: also precision and recall at k (fastText's test)."
+    ),
     batch_size: int = typer.Option(64, help="Evaluation batch size."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    backend: str = typer.Option("torch", help="torch, or onnx for a directory written by `wave-network export`."),
     precision: str = typer.Option("auto", help="auto (bf16 autocast where supported, as in training) or fp32."),
     output: Path | None = typer.Option(None, "--output", help="Also write the metrics as JSON here."),
     seed: int = typer.Option(42, help="Seed of the train/validation split (for --split validation)."),
     val_split: str = VAL_SPLIT,
     task: str | None = TASK,
 ) -> None:
-    """Evaluate a saved model on a data set split and print its metrics."""
+    """Evaluate a saved model on a data set split, or on a labelled file (--test-file alone), and print its
+    metrics. Labels are matched to the model's by name."""
     from .data import DataError
-    from .training import evaluate as run_evaluate
+    from .prediction_io import InputError
 
     try:
-        data_cfg = _data_config(
-            dataset,
-            data_dir,
-            train_file,
-            test_file,
-            text_column,
-            label_column,
-            "bert-base-uncased",
-            max_length,
-            seed,
-            None,
-            val_split=val_split,
-            task=task,
-        )
-        metrics = run_evaluate(
-            model_dir, data_cfg, split=split, batch_size=batch_size, device=device, precision=precision
-        )
-    except (DataError, ValueError, KeyError, FileNotFoundError, OSError) as exc:
+        if test_file is not None and train_file is None:
+            metrics = _evaluate_file(
+                model_dir, Path(test_file), text_column, label_column, top_k, batch_size, device, backend
+            )
+            title = f"{model_dir} on {test_file}"
+        else:
+            from .training import evaluate as run_evaluate
+
+            data_cfg = _data_config(
+                dataset,
+                data_dir,
+                train_file,
+                test_file,
+                text_column,
+                label_column,
+                "bert-base-uncased",
+                max_length,
+                seed,
+                None,
+                val_split=val_split,
+                task=task,
+            )
+            metrics = run_evaluate(
+                model_dir, data_cfg, split=split, batch_size=batch_size, device=device, precision=precision
+            )
+            title = f"{model_dir} on {dataset} ({split})"
+    except (DataError, InputError, ValueError, KeyError, FileNotFoundError, OSError) as exc:
         _fail(_text(exc))
-    table = Table(title=f"{model_dir} on {dataset} ({split})", show_header=False)
+    table = Table(title=title, show_header=False)
     for key, value in metrics.items():
         if isinstance(value, float):
             table.add_row(key, f"{value:.4f}")
@@ -385,57 +402,106 @@ def evaluate(
         output.write_text(json.dumps(metrics, indent=2) + "\n")
 
 
+def _evaluate_file(
+    model_dir: Path,
+    path: Path,
+    text_column: list[str] | None,
+    label_column: str | None,
+    k: int,
+    batch_size: int,
+    device: str,
+    backend: str,
+) -> dict[str, Any]:
+    """Metrics of a model on a labelled file, streamed in windows (memory holds the logits, not the texts)."""
+    from .classifier import TextClassifier
+    from .prediction_io import InputError, input_format, read_records
+
+    columns = list(text_column or [])
+    if len(columns) > 2:
+        raise InputError("--text-column: give it once, or twice for sentence pairs")
+    clf = TextClassifier.load(model_dir, device=device, backend=backend, batch_size=batch_size)
+    fmt = input_format(path, None)
+    if fmt == "lines":
+        raise InputError(f"{path}: evaluate reads a labelled CSV, TSV, JSON Lines or Parquet file")
+    records, _ = read_records(
+        path,
+        fmt,
+        text_column=columns[0] if columns else None,
+        text_pair_column=columns[1] if len(columns) == 2 else None,
+    )
+    label = label_column or "label"
+    logits, labels, window = [], [], []
+
+    def run() -> None:
+        texts = [(r["text"], r["text_pair"]) if "text_pair" in r else r["text"] for r in window]
+        logits.append(clf.logits(texts))
+        window.clear()
+
+    for row, record in enumerate(records, start=1):
+        if label not in record:
+            raise InputError(
+                f"{path}: no label column {label!r} (fields: {', '.join(record)}); name it with --label-column"
+            )
+        if record[label] is None or str(record[label]).strip() == "":
+            raise InputError(f"{path}, record {row}: the label is empty")
+        labels.append(record[label])
+        window.append(record)
+        if len(window) >= 16 * batch_size:
+            run()
+    if window:
+        run()
+    if not labels:
+        raise InputError(f"{path}: no records to evaluate")
+    import numpy as np
+
+    return clf.metrics(np.concatenate(logits), clf.label_ids(labels, where=str(path)), k=k)
+
+
 @app.command()
 def predict(
     model_dir: Path = typer.Argument(..., help="A run directory (its best/ checkpoint) or a saved model directory."),
     texts: list[str] | None = typer.Argument(None, help="Texts to classify; none reads --input or stdin."),
     input_file: Path | None = typer.Option(
-        None, "--input", "-i", help="File with one text per line, or JSON Lines with a 'text' field."
+        None, "--input", "-i", help="Plain text (one per line), CSV, TSV, JSON Lines or Parquet; default: stdin."
     ),
-    batch_size: int = typer.Option(32, help="Batch size."),
+    input_format: str | None = typer.Option(
+        None, "--format", help="lines, csv, tsv, jsonl or parquet (default: from the file's suffix; stdin: lines)."
+    ),
+    text_column: str | None = typer.Option(None, "--text-column", help="The text field (default: text, sentence ...)."),
+    text_pair_column: str | None = typer.Option(None, "--text-pair-column", help="Second text of sentence pairs."),
+    top_k: int = typer.Option(1, "--top-k", "-k", help="How many labels in top_k, most probable first (-1: all)."),
+    threshold: float = typer.Option(0.0, "--threshold", "-t", help="Only labels with at least this probability."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write here instead of stdout: .jsonl, or .csv/.tsv (one p_<label> column each)."
+    ),
+    batch_size: int = typer.Option(64, min=1, help="Texts per model batch."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    backend: str = typer.Option("torch", help="torch, or onnx for a directory written by `wave-network export`."),
 ) -> None:
-    """Classify texts; writes one JSON line per text with the label and the class probabilities."""
-    from .training import predict as run_predict
+    """Classify texts: one JSON line per text (its input fields, label, probabilities, top_k), streamed as the input
+    arrives. fastText's predict / predict-prob with -k and -t."""
+    from .classifier import TextClassifier
+    from .prediction_io import InputError, Writer, predict_stream, read_records
+    from .prediction_io import input_format as format_of
 
-    if texts:
-        items = list(texts)
-    elif input_file is not None:
-        items = _read_texts(input_file)
-    else:
-        items = [line.rstrip("\n") for line in sys.stdin if line.strip()]
-    if not items:
-        _fail("no texts given: pass them as arguments, with --input FILE, or on standard input")
     try:
-        predictions = run_predict(model_dir, items, batch_size=batch_size, device=device)
-    except (ValueError, FileNotFoundError, OSError) as exc:
-        _fail(str(exc))
-    for text, prediction in zip(items, predictions, strict=True):
-        sys.stdout.write(json.dumps({"text": text, **prediction}, ensure_ascii=False) + "\n")
-
-
-def _read_texts(path: Path) -> list[str]:
-    if not path.exists():
-        _fail(f"input file {path} does not exist")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        _fail(f"{path} is not UTF-8 text (byte {exc.start}): re-encode it as UTF-8")
-    texts = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        if path.suffix == ".jsonl":
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                _fail(f"{path}, line {number}: not valid JSON ({exc.msg})")
-            if not isinstance(record, dict) or "text" not in record:
-                _fail(f"{path}, line {number}: expected an object with a 'text' field")
-            texts.append(str(record["text"]))
+        clf = TextClassifier.load(model_dir, device=device, backend=backend, batch_size=batch_size)
+        if texts:
+            records, lines = iter([{"text": text} for text in texts]), None
         else:
-            texts.append(line)
-    return texts
+            fmt = format_of(input_file, input_format)
+            records, lines = read_records(input_file, fmt, text_column=text_column, text_pair_column=text_pair_column)
+        writer = Writer(output, clf.classes_)
+        try:
+            count = predict_stream(
+                records, lines, lambda batch: clf.records(batch, top_k, threshold), writer, window=16 * batch_size
+            )
+        finally:
+            writer.close()
+    except (InputError, ValueError, FileNotFoundError, OSError) as exc:
+        _fail(str(exc))
+    if count == 0:
+        _fail("no texts given: pass them as arguments, with --input FILE, or on standard input")
 
 
 @app.command()

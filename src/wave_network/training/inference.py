@@ -89,11 +89,13 @@ def evaluate(
     with hide_library_progress_bars(quiet):
         model, tokenizer = load_model(model_dir, torch_device)
         splits = wn_data.load_splits(data_cfg)
-        _check_labels(model, splits.label_names, splits.problem_type)
+        to_model = _label_map(model, splits.label_names, splits.problem_type)
         tokenized = wn_data.tokenize_splits(splits, tokenizer, data_cfg.max_length, cache_dir=data_cfg.cache_dir)
     for notice in tokenized.provenance.get("notices", []):  # what was inferred, dropped, stripped or cut
         logger.warning(notice)
     dataset = getattr(tokenized, split)
+    if to_model is not None:  # the same names in another order: the data set's ids become the model's
+        dataset = dataset.map(lambda batch: {"labels": [to_model[i] for i in batch["labels"]]}, batched=True)
     loader = wn_data.make_dataloader(dataset, batch_size, shuffle=False, seed=0, pad_token_id=tokenized.pad_token_id)
     prefix = "val" if split == "validation" else split
     with ProgressBars(enabled=not quiet) as bars:
@@ -113,12 +115,19 @@ def evaluate(
     }
 
 
-def _check_labels(model: Any, label_names: Sequence[str] | None, problem_type: str) -> None:
+def _label_map(model: Any, label_names: Sequence[str] | None, problem_type: str) -> list[int] | None:
+    """The model's id of each of the data set's label ids, matched by name; ``None`` when they already agree. A
+    data set label the model was not trained on is an error that names it."""
     if problem_type == REGRESSION or not label_names:
-        return
-    saved = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    if [str(n) for n in label_names] != [str(n) for n in saved]:
-        raise ValueError(f"the model was trained on labels {saved}, the data set has {list(label_names)}")
+        return None
+    saved = {str(model.config.id2label[i]): i for i in range(model.config.num_labels)}
+    unknown = [str(name) for name in label_names if str(name) not in saved]
+    if unknown:
+        raise ValueError(
+            f"the data set has label(s) {unknown} that the model was not trained on (its labels: {list(saved)})"
+        )
+    mapping = [saved[str(name)] for name in label_names]
+    return None if mapping == list(range(len(mapping))) else mapping
 
 
 @torch.no_grad()
