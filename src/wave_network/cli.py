@@ -942,5 +942,49 @@ def analyze_complexity_command(
     console.print(f"json: {result.json_path}  plot: {result.plot_path}")
 
 
+@app.command("export")
+def export_command(
+    model_dir: Path = typer.Argument(..., help="A run directory (its best/ checkpoint) or a saved model directory."),
+    output_dir: Path = typer.Option(
+        ..., "--output-dir", "-o", help="Where model.onnx, the tokenizer, config.json and export_report.json go."
+    ),
+    export_format: str = typer.Option("onnx", "--format", help="Export format: onnx."),
+    quantize: str | None = typer.Option(
+        None, "--quantize", help="Also write a quantised copy: int8 (onnxruntime dynamic quantisation)."
+    ),
+    opset: int | None = typer.Option(None, "--opset", help="ONNX opset (default: the exporter's)."),
+) -> None:
+    """Export a trained model to ONNX, check its logits against PyTorch's on real texts, and print the report."""
+    if export_format != "onnx":
+        _fail(f"--format {export_format!r}; expected onnx")
+    from .export import FP32_TOLERANCE, ExportError, export_onnx
+
+    try:
+        report = export_onnx(model_dir, output_dir, quantize=quantize, opset=opset)
+    except (ExportError, ImportError, ValueError, FileNotFoundError, OSError) as exc:
+        _fail(_text(exc).replace("quantize=", "--quantize "))
+    table = Table(title=f"{model_dir} -> {output_dir} (ONNX opset {report['opset']})", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("", justify="right")
+    for p in report["parity"]:
+        name = f"fp32 max |logit diff|, batch {p['batch_size']}, lengths {p['shortest']}-{p['longest']}"
+        table.add_row(name, f"{p['max_abs_logit_diff']:.2e}")
+    rows = [
+        (f"fp32 max |logit diff| (tolerance {FP32_TOLERANCE:g})", report["max_abs_logit_diff"], "{:.2e}"),
+        ("texts checked", report["texts_checked"], "{:,}"),
+        ("fp32 accuracy (PyTorch)", report["fp32_accuracy"], "{:.4f}"),
+        ("int8 argmax agreement", report["int8_argmax_agreement"], "{:.4f}"),
+        ("int8 max |logit diff|", report["int8_max_abs_logit_diff"], "{:.3g}"),
+        ("int8 accuracy", report["int8_accuracy"], "{:.4f}"),
+        ("model.onnx (bytes)", report["fp32_bytes"], "{:,}"),
+        ("model.int8.onnx (bytes)", report["int8_bytes"], "{:,}"),
+    ]
+    for name, value, fmt in rows:
+        if value is not None:
+            table.add_row(name, fmt.format(value))
+    console.print(table)
+    console.print(f"report: {output_dir / 'export_report.json'}")
+
+
 if __name__ == "__main__":
     app()
