@@ -324,6 +324,37 @@ def test_embed_tokens_matches_embedding_add_dropout(compiled, sparse):
         ops.set_compile(before)
 
 
+def test_traceable_kernels_are_plain_ops_with_the_same_values():
+    """Inside ``ops.traceable`` (what the ONNX export records) the fused kernels leave their autograd Functions and
+    batch chunks and run as plain tensor operations, with the values of the fused path for every read-out, G
+    held or not, text- or segment-level G and [CLS] only; exports detect ``torch.export`` tracing by themselves."""
+    before = ops.compile_enabled()
+    ops.set_compile(False)  # the compiled kernels' values are checked against the eager ones above
+    try:
+        w, mask = special_inputs()
+        ab = torch.cat((w, torch.randn_like(w) * 0.5 + 0.1), -1).requires_grad_(True)
+        segments = torch.zeros_like(mask)
+        segments[0, 3:] = 1
+        for imag, hold, seg, first in FUSED_CASES:
+            settings = dict(imag=imag, hold_global=hold, segments=segments if seg else None, first_only=first)
+            fused = ops.wave_modulation(ab, mask, **settings)
+            with ops.traceable():
+                plain = ops.wave_modulation(ab, mask, **settings)
+            assert type(fused.grad_fn).__name__ == "_WaveModulationBackward"
+            assert "WaveModulation" not in type(plain.grad_fn).__name__
+            torch.testing.assert_close(plain, fused, **TOL64)
+        table, ids = torch.randn(11, 6, dtype=torch.float64).requires_grad_(True), torch.randint(0, 11, (3, 5))
+        fused = ops.embed_tokens(ids, table, table[:5], padding_idx=0)
+        with ops.traceable():
+            plain = ops.embed_tokens(ids, table, table[:5], padding_idx=0)
+        assert type(fused.grad_fn).__name__ == "_EmbedTokensBackward"
+        assert "EmbedTokens" not in type(plain.grad_fn).__name__
+        torch.testing.assert_close(plain, fused, rtol=0, atol=0)
+        assert not ops._plain_kernels()  # the context ends with its block
+    finally:
+        ops.set_compile(before)
+
+
 def test_embed_tokens_bf16_output_rounds_once_and_keeps_fp32_gradients():
     """With ``out_dtype=bf16`` the result is the fp32 sum rounded once (what autocast's cast of it gave), and the
     table's gradient is summed in fp32 from a bf16 upstream gradient (no 16-bit accumulation over repeats)."""

@@ -160,7 +160,8 @@ class TextClassifier:
         cls, path: str | Path, *, device: str = "auto", backend: str = "torch", batch_size: int = 64
     ) -> TextClassifier:
         """A classifier from a run directory (its ``best/``), a saved model directory, or, with
-        ``backend="onnx"``, a directory written by ``wave-network export``. The model stays loaded."""
+        ``backend="onnx"`` (``"onnx-int8"``: its quantised model), a directory written by ``wave-network export``, run
+        on onnxruntime. The model stays loaded."""
         clf = cls()
         clf._batch_size = batch_size
         clf._load(Path(path), device, backend)
@@ -171,17 +172,17 @@ class TextClassifier:
         return clf
 
     def _load(self, path: Path, device: str, backend: str = "torch") -> None:
-        if backend == "onnx":
+        if backend in ("onnx", "onnx-int8"):
             from .export import OnnxModel
 
-            self._model = OnnxModel(path)
+            self._model = OnnxModel(path, quantized=backend == "onnx-int8")
             self._tokenizer = self._model.tokenizer
         elif backend == "torch":
             from .training.inference import load_model
 
             self._model, self._tokenizer = load_model(path, device)
         else:
-            raise ValueError(f"backend={backend!r}; expected 'torch' or 'onnx'")
+            raise ValueError(f"backend={backend!r}; expected 'torch', 'onnx' or 'onnx-int8'")
         self.max_length = int(self._tokenizer.model_max_length)
         self.backend = backend
         self.model_dir = str(path)

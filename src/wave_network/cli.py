@@ -350,7 +350,9 @@ def evaluate(
     ),
     batch_size: int = typer.Option(64, help="Evaluation batch size."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
-    backend: str = typer.Option("torch", help="torch, or onnx for a directory written by `wave-network export`."),
+    backend: str = typer.Option(
+        "torch", help="torch; onnx or onnx-int8 for a directory written by `wave-network export`."
+    ),
     precision: str = typer.Option("auto", help="auto (bf16 autocast where supported, as in training) or fp32."),
     output: Path | None = typer.Option(None, "--output", help="Also write the metrics as JSON here."),
     seed: int = typer.Option(42, help="Seed of the train/validation split (for --split validation)."),
@@ -476,7 +478,9 @@ def predict(
     ),
     batch_size: int = typer.Option(64, min=1, help="Texts per model batch."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
-    backend: str = typer.Option("torch", help="torch, or onnx for a directory written by `wave-network export`."),
+    backend: str = typer.Option(
+        "torch", help="torch; onnx or onnx-int8 for a directory written by `wave-network export`."
+    ),
 ) -> None:
     """Classify texts: one JSON line per text (its input fields, label, probabilities, top_k), streamed as the input
     arrives. fastText's predict / predict-prob with -k and -t."""
@@ -1020,7 +1024,9 @@ def serve(
         2.0, min=0.0, help="How long a model batch, once it has a request, waits for more requests."
     ),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
-    backend: str = typer.Option("torch", help="torch, or onnx for a directory written by `wave-network export`."),
+    backend: str = typer.Option(
+        "torch", help="torch; onnx or onnx-int8 for a directory written by `wave-network export`."
+    ),
     num_threads: int | None = typer.Option(None, help="CPU threads for torch."),
 ) -> None:
     """Serve a model over HTTP: POST /predict {"texts": [...], "k": 1, "threshold": 0.0} answers the predictions
@@ -1044,6 +1050,50 @@ def serve(
         )
     except (ValueError, FileNotFoundError, OSError) as exc:
         _fail(str(exc))
+
+
+@app.command("export")
+def export_command(
+    model_dir: Path = typer.Argument(..., help="A run directory (its best/ checkpoint) or a saved model directory."),
+    output_dir: Path = typer.Option(
+        ..., "--output-dir", "-o", help="Where model.onnx, the tokenizer, config.json and export_report.json go."
+    ),
+    export_format: str = typer.Option("onnx", "--format", help="Export format: onnx."),
+    quantize: str | None = typer.Option(
+        None, "--quantize", help="Also write a quantised copy: int8 (onnxruntime dynamic quantisation)."
+    ),
+    opset: int | None = typer.Option(None, "--opset", help="ONNX opset (default: the exporter's)."),
+) -> None:
+    """Export a trained model to ONNX, check its logits against PyTorch's on real texts, and print the report."""
+    if export_format != "onnx":
+        _fail(f"--format {export_format!r}; expected onnx")
+    from .export import FP32_TOLERANCE, ExportError, export_onnx
+
+    try:
+        report = export_onnx(model_dir, output_dir, quantize=quantize, opset=opset)
+    except (ExportError, ImportError, ValueError, FileNotFoundError, OSError) as exc:
+        _fail(_text(exc).replace("quantize=", "--quantize "))
+    table = Table(title=f"{model_dir} -> {output_dir} (ONNX opset {report['opset']})", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("", justify="right")
+    for p in report["parity"]:
+        name = f"fp32 max |logit diff|, batch {p['batch_size']}, lengths {p['shortest']}-{p['longest']}"
+        table.add_row(name, f"{p['max_abs_logit_diff']:.2e}")
+    rows = [
+        (f"fp32 max |logit diff| (tolerance {FP32_TOLERANCE:g})", report["max_abs_logit_diff"], "{:.2e}"),
+        ("texts checked", report["texts_checked"], "{:,}"),
+        ("fp32 accuracy (PyTorch)", report["fp32_accuracy"], "{:.4f}"),
+        ("int8 argmax agreement", report["int8_argmax_agreement"], "{:.4f}"),
+        ("int8 max |logit diff|", report["int8_max_abs_logit_diff"], "{:.3g}"),
+        ("int8 accuracy", report["int8_accuracy"], "{:.4f}"),
+        ("model.onnx (bytes)", report["fp32_bytes"], "{:,}"),
+        ("model.int8.onnx (bytes)", report["int8_bytes"], "{:,}"),
+    ]
+    for name, value, fmt in rows:
+        if value is not None:
+            table.add_row(name, fmt.format(value))
+    console.print(table)
+    console.print(f"report: {output_dir / 'export_report.json'}")
 
 
 if __name__ == "__main__":

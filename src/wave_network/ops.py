@@ -20,6 +20,8 @@ of G exp(i alpha) as G -> 0 whatever the phase.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import torch
@@ -39,6 +41,7 @@ __all__ = [
     "embed_tokens",
     "set_compile",
     "compile_enabled",
+    "traceable",
     "DEFAULT_EPS",
 ]
 
@@ -175,6 +178,37 @@ def set_compile(enabled: bool) -> None:
 def compile_enabled() -> bool:
     """Whether the fused wave kernels are compiled (``set_compile``, and compilation has not failed here)."""
     return _COMPILE["enabled"] and _COMPILE["failed"] is None
+
+
+_TRACEABLE = {"depth": 0}
+
+
+@contextmanager
+def traceable() -> Iterator[None]:
+    """Within it the fused kernels (``wave_modulation``, ``embed_tokens``) run as the plain tensor operations
+    they are built from, for a tracer such as ``torch.onnx.export``: the custom autograd Functions, their
+    ``torch.compile`` and the Python loop over batch chunks are skipped, since a tracer would either not see
+    through them or record the export batch's chunk count (so a fixed batch size) into the graph. The same values
+    (the same formula functions run, on the whole batch at once). Meant for forward passes: gradients, if any,
+    are plain autograd's, without the memory saving and without ``embed_tokens``' padding-row and sparse
+    handling. ``torch.export``-based tracing and ``torch.jit.trace`` are detected without it."""
+    _TRACEABLE["depth"] += 1
+    try:
+        yield
+    finally:
+        _TRACEABLE["depth"] -= 1
+
+
+def _plain_kernels() -> bool:
+    """Whether the fused kernels run as plain tensor operations (``traceable``)."""
+    return _TRACEABLE["depth"] > 0 or torch.compiler.is_exporting() or torch.jit.is_tracing()
+
+
+def _without_autocast(device: torch.device):
+    """The kernels' fp32 math is specified without autocast; no context at all when autocast is off, so a tracer
+    records no autocast region."""
+    enabled = torch.is_autocast_enabled(device.type)
+    return torch.autocast(device.type, enabled=False) if enabled else nullcontext()
 
 
 def _segment_matrix(segments: Tensor | None, dtype: torch.dtype) -> Tensor | None:
@@ -437,6 +471,9 @@ def embed_tokens(
     ``nn.Embedding`` + add + dropout (``tests/test_ops.py``); the table's gradient is summed in fp32.
     """
     dtype = out_dtype or table.dtype
+    if _plain_kernels():
+        with _without_autocast(input_ids.device):
+            return _embed_forward(input_ids, table, positions, keep, scale, dtype)
     return _EmbedTokens.apply(input_ids, table, positions, keep, scale, dtype, padding_idx, sparse)
 
 
@@ -472,4 +509,9 @@ def wave_modulation(
     dtype = _compute_dtype(ab)
     mask = attention_mask.to(dtype) if attention_mask is not None else None
     members = _segment_matrix(segments, dtype)
+    if _plain_kernels():  # what _WaveModulation.forward computes, on the whole batch at once
+        with _without_autocast(ab.device):
+            positions = 1 if first_only else ab.shape[1]
+            re, im, _ = _modulation_forward(ab, mask, members, eps, imag, positions, out_dtype or dtype)
+        return re if im is None else torch.cat((re, im), dim=-1)  # (B, T or 1, D or 2D)
     return _WaveModulation.apply(ab, mask, members, eps, imag, hold_global, first_only, out_dtype or dtype)
