@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wave_network import TextClassifier, train_supervised
+from wave_network import TextClassifier, ops, train_supervised
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 TINY = {"max_length": 24, "epochs": 2, "num_threads": 1, "compile": False, "overrides": {"hidden_size": 32}}
@@ -136,9 +136,10 @@ def test_readme_snippets_run_as_written(tmp_path, monkeypatch, capsys):
     assert len(snippets) == 3
     _ag_news_csvs(tmp_path)
     monkeypatch.chdir(tmp_path)
-    # The snippets train the defaults; one thread keeps the suite's cores free, nothing else is changed.
+    # The snippets train the defaults on one thread, with the kernels run eagerly; the code is run as written.
     defaults = TextClassifier.__init__.__kwdefaults__ | {"num_threads": 1}
     monkeypatch.setattr(TextClassifier.__init__, "__kwdefaults__", defaults)
+    monkeypatch.setitem(ops._COMPILE, "enabled", False)  # eager kernels: the same values, no compile time
     for snippet in snippets:
         exec(compile(snippet, str(README), "exec"), {})
     out = capsys.readouterr().out

@@ -19,6 +19,7 @@ of G exp(i alpha) as G -> 0 whatever the phase.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -165,7 +166,12 @@ def masked_mean(x: Tensor, attention_mask: Tensor | None) -> Tensor:
 # in cache and never reach the size (32 MB) above which glibc maps fresh, page-faulting memory for every tensor.
 _CHUNK_ELEMENTS = 1 << 21
 
-_COMPILE = {"enabled": True, "failed": None}
+# WAVE_NETWORK_COMPILE=0 runs the kernels eagerly from the start (a machine without a C++ compiler, a short-lived
+# process for which compiling costs more than it saves); set_compile changes it at run time.
+_COMPILE = {
+    "enabled": os.environ.get("WAVE_NETWORK_COMPILE", "1").strip().lower() not in ("0", "false", "no", "off"),
+    "failed": None,
+}
 
 
 def set_compile(enabled: bool) -> None:
