@@ -14,12 +14,12 @@ from torch import nn
 
 from .distributed import DistInfo, gather_objects
 from .environment import release_free_memory
+from .metrics import compute_metrics, loss_from_logits
+from .progress import ProgressBars
 
 # Evaluation batches between checks of the C heap's free memory: a forward pass is short, so a trim's page faults
 # weigh more than in training; checking every batch cost about a third of the IMDB-shape evaluation speed.
 TRIM_EVERY_BATCHES = 10
-from .metrics import compute_metrics, loss_from_logits
-from .progress import ProgressBars
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
