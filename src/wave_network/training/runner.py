@@ -58,7 +58,6 @@ from .loop import (
 )
 from .metrics import REGRESSION, selection_metric
 from .optim import HybridAdam, build_optimizer, sparse_parameters
-from .plots import plot_confusion_matrix, plot_training_curves
 from .progress import ProgressBars, hide_library_progress_bars
 from .resources import (
     describe_device,
@@ -465,6 +464,9 @@ def _finish(ctx: LoopContext, data: Any, pad_id: int, run_dir: RunDir, started: 
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if info.is_main:
+        # matplotlib (about 23 MB) is imported here, after the training state is released, not at the run's peak
+        from .plots import plot_confusion_matrix, plot_training_curves
+
         run_dir.write_json(RESULTS, results)
         if getattr(ctx.model.config, "model_type", None) == WaveConfig.model_type:
             write_model_card(run_dir.best, ctx.model.config, results)
