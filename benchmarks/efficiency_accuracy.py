@@ -70,6 +70,11 @@ def before(dataset: str, model: str) -> dict:
     }
 
 
+def _peaks(runs: list[dict]) -> str:
+    """Each seed's whole-run peak RSS: runs made before a memory change show it beside those after."""
+    return ", ".join(f"{r['peak_rss_mb']:,.0f}" for r in runs)
+
+
 def _mean_std(values: list[float]) -> str:
     if not values:
         return "-"
@@ -81,7 +86,7 @@ def _mean_std(values: list[float]) -> str:
 def render(record: dict) -> str:
     lines = [
         "| data set | model | before: test accuracy (%) | after: test accuracy (%) | after: per seed "
-        "| after: best epoch | after: peak RSS (MB) |",
+        "| after: best epoch | after: peak RSS per seed (MB) |",
         "|---|---|---:|---:|---|---|---:|",
     ]
     for key, row in record["rows"].items():
@@ -95,14 +100,15 @@ def render(record: dict) -> str:
             f"| {_mean_std([r['test_accuracy'] for r in runs])} "
             f"| {per_seed} "
             f"| {', '.join(str(r['best_epoch']) for r in runs)} "
-            f"| {max(r['peak_rss_mb'] for r in runs):,.0f} |"
+            f"| {_peaks(runs)} |"
             if runs
             else f"| {dataset} | `{model}` | {_mean_std(old['test_accuracy'])} | - | - | - | - |"
         )
     devices = sorted({f"{r['device']}, {r['precision']}" for row in record["rows"].values() for r in row["after"]})
     lines += [
         "",
-        f"After: {'; '.join(devices)}. Peak RSS is that of the whole training process, the largest over seeds. "
+        f"After: {'; '.join(devices)}. Peak RSS: the whole training process, one figure per seed, in the "
+        "per-seed column's order. "
         "Speed is measured by benchmarks/efficiency.py alone on the machine, not here (these runs shared it).",
         "Before: the variants ladder (benchmarks/results/wave_variants.json), same commands and seeds.",
     ]
