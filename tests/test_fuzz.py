@@ -8,7 +8,7 @@ import gzip
 import io
 
 import pandas as pd
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -81,6 +81,7 @@ def test_a_malformed_file_loads_or_is_a_named_data_error(tmp_path_factory, case)
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=malformed_files())
+@example(case=(".jsonl", b"{"))  # once: the datasets library's own ERROR log line, and pyarrow's "JSON parse error:"
 def test_the_command_line_reports_a_malformed_file_in_one_line(tmp_path_factory, case):
     suffix, data = case
     tmp = tmp_path_factory.mktemp("fuzzcli")

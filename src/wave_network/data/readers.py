@@ -13,9 +13,11 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import logging
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import datasets
@@ -99,13 +101,14 @@ def read_files(
             _check_parquet(path)
     builder = "csv" if fmt == "tsv" else fmt
     try:
-        return datasets.load_dataset(
-            builder,
-            data_files={"data": [str(f) for f in files]},
-            split="data",
-            cache_dir=str(cache_dir / "datasets"),
-            **kwargs,
-        )
+        with _quiet_datasets_errors():  # its JSON builder logs the failure before raising it: ours says it once
+            return datasets.load_dataset(
+                builder,
+                data_files={"data": [str(f) for f in files]},
+                split="data",
+                cache_dir=str(cache_dir / "datasets"),
+                **kwargs,
+            )
     except Exception as error:  # library errors become one DataError naming the file
         raise _translate(error, files) from error
 
@@ -194,10 +197,24 @@ def _translate(error: Exception, files: Sequence[Path]) -> DataError:
             return EncodingError(where, cause.start, None, cause.reason)
     for cause in chain:
         found = _ARROW_ROW.search(str(cause))
-        if found:  # pyarrow counts JSON rows from 0
-            return MalformedRowError(f"{where}, row {int(found.group(1)) + 1}: cannot be parsed: {_one_line(cause)}")
+        if found:  # pyarrow counts JSON rows from 0; its "JSON parse error: ... in row N" says less than ours
+            reason = _ARROW_ROW.sub("", _one_line(cause)).rstrip(" .")
+            reason = re.sub(r"^JSON parse error:\s*", "", reason)
+            return MalformedRowError(f"{where}, row {int(found.group(1)) + 1}: cannot be parsed: {reason}")
     message = _one_line(chain[-1]) or type(chain[-1]).__name__
     return MalformedRowError(f"{where}: cannot be parsed: {message}")
+
+
+@contextmanager
+def _quiet_datasets_errors() -> Iterator[None]:
+    """``datasets`` logs below CRITICAL are dropped while it reads a local file (its errors still raise)."""
+    logger = logging.getLogger("datasets")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _one_line(error: BaseException) -> str:
