@@ -151,8 +151,8 @@ def _shown(values: Sequence[str], limit: int = 4) -> str:
 
 
 def _fractional(distinct: set[str]) -> bool:
-    try:
-        numbers = [float(v) for v in distinct]
-    except ValueError:
+    """All labels are numbers and some are not whole. ``inf`` and ``nan`` are names here, not numbers (Python's
+    ``float`` reads them; a regression target cannot be one)."""
+    if not all(is_number(v) for v in distinct):
         return False
-    return any(not n.is_integer() for n in numbers)
+    return any(not float(v).is_integer() for v in distinct)
