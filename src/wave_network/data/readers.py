@@ -151,8 +151,13 @@ def _check_parquet(path: Path) -> None:
     import pyarrow.parquet as pq
 
     try:
-        rows = pq.ParquetFile(path).metadata.num_rows
-    except Exception as error:  # ArrowInvalid, OSError: not a Parquet file, or a truncated one
+        parquet = pq.ParquetFile(path)
+        rows = parquet.metadata.num_rows
+        for batch in parquet.iter_batches(batch_size=65536):
+            # full validation checks the UTF-8 of string columns, which reading alone does not: a damaged page
+            # would otherwise fail later, deep inside the datasets library
+            batch.validate(full=True)
+    except Exception as error:  # ArrowInvalid, OSError: not a Parquet file, a truncated or damaged one
         raise MalformedRowError(f"{path}: not a readable Parquet file ({_one_line(error)})") from error
     if rows == 0:
         raise EmptyDatasetError(f"{path}: the file has no rows")
