@@ -11,7 +11,6 @@ Writes benchmarks/results/dropout_speed.{json,md}. Run it with nothing else on t
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -24,6 +23,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from efficiency import write_result  # noqa: E402
 from wave_network import WaveConfig, WaveForSequenceClassification, get_preset  # noqa: E402
 from wave_network.layers import Dropout  # noqa: E402
 from wave_network.training.optim import build_optimizer, clip_gradients  # noqa: E402
@@ -93,10 +93,7 @@ def main() -> None:
         "training_step_s": step,
         "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    args.output.with_suffix(".md").write_text(markdown(result))
-    print(markdown(result))
+    write_result(args.output, result, markdown)
 
 
 def markdown(result: dict) -> str:

@@ -66,6 +66,15 @@ INFER_TEXTS = {1: 32, 64: 256}  # texts timed at each batch size
 VARIANTS = {"paper-modulation@imdb": {"malloc-reuse": {"WAVE_NETWORK_MALLOC": "reuse"}}}
 
 
+def write_result(output: Path, result: dict, markdown: Any) -> None:
+    """A benchmark's result file ``output`` (JSON) and its Markdown table beside it (``markdown(result)``),
+    printed too."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
+    output.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+
+
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

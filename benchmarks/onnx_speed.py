@@ -17,7 +17,6 @@ Writes benchmarks/results/onnx_speed.{json,md}. Run it with nothing else on the 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -31,7 +30,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from efficiency import cpu_name  # noqa: E402
+from efficiency import cpu_name, write_result  # noqa: E402
 from wave_network import create_model  # noqa: E402
 from wave_network.data import get_tokenizer  # noqa: E402
 from wave_network.export import OnnxModel, bundled_parity_set, export_onnx  # noqa: E402
@@ -131,10 +130,7 @@ def main() -> None:
             "speed": speed,
             "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
         }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    args.output.with_suffix(".md").write_text(markdown(result))
-    print(markdown(result))
+    write_result(args.output, result, markdown)
 
 
 def markdown(result: dict) -> str:

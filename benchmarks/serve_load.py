@@ -19,10 +19,8 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
-import json
 import math
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -36,19 +34,12 @@ from typing import Any
 import httpx
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from efficiency import cpu_name, write_result  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "benchmarks" / "results" / "serve_load.json"
 AG_NEWS_LABELS = ["World", "Sports", "Business", "Sci/Tech"]
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def sample_texts() -> list[str]:
@@ -216,10 +207,7 @@ def main() -> None:
         "phases": phases,
         "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    args.output.with_suffix(".md").write_text(markdown(result))
-    print(markdown(result))
+    write_result(args.output, result, markdown)
 
 
 def markdown(result: dict) -> str:

@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from .prediction_io import TEXT_COLUMNS
+
 TextInput = Any  # str, a sequence of str or (str, str) pairs, a pandas Series or DataFrame, a NumPy array
-TEXT_COLUMNS = ("text", "sentence", "content", "review", "document")
 DATA_DIR = "data"
 
 
