@@ -120,6 +120,7 @@ def main() -> None:
             "max_length": L,
             "batch": args.batch,
             "cpu": cpu_name(),
+            "precision": {"pytorch-fp32": "fp32", "onnxruntime-fp32": "fp32", "onnxruntime-int8": "int8 (dynamic)"},
             "threads": {"torch": torch.get_num_threads(), "onnxruntime_intra_op": args.threads},
             "versions": report["versions"],
             "repeats": args.repeats,

@@ -200,6 +200,7 @@ def main() -> None:
         "max_length": health["max_length"],
         "limits": health["limits"],
         "cpu": cpu_name(),
+        "precision": "fp32",  # TextClassifier's inference runs without autocast
         "cpu_count": os.cpu_count(),
         "server_threads": args.threads,
         "torch": torch.__version__,
