@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 CONFIG = "config.json"
+RUN_CONFIG = "run.yaml"  # the resolved configuration as a file `train --config` accepts (config_files)
 METRICS = "metrics.jsonl"
 RESULTS = "results.json"
 BEST = "best"

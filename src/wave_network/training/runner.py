@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from transformers import get_linear_schedule_with_warmup
 
+from .. import config_files, ops
 from .. import data as wn_data
-from .. import ops
 from ..configuration_wave import WaveConfig
 from ..model_card import write_model_card
 from ..presets import list_presets
@@ -71,6 +71,7 @@ from .rundir import (
     CONFIG,
     CONFUSION_MATRIX,
     RESULTS,
+    RUN_CONFIG,
     TRAINING_CURVES,
     RunDir,
     RunDirError,
@@ -385,7 +386,7 @@ def _tokenizer_for_checkpoints(tokenizer: Any, max_length: int) -> Any:
 
 def _builtin_callbacks(ctx: LoopContext, run_dir: RunDir, resolved: dict, has_val: bool) -> list[Callback]:
     """Early stopping on every process; logs, checkpoints and tracking on rank 0, which also writes
-    ``config.json`` (and, when resuming, drops log records newer than the checkpoint)."""
+    ``config.json`` and ``run.yaml`` (and, when resuming, drops log records newer than the checkpoint)."""
     cfg = ctx.cfg
     builtin: list[Callback] = []
     if cfg.early_stopping_patience is not None and has_val:
@@ -395,6 +396,7 @@ def _builtin_callbacks(ctx: LoopContext, run_dir: RunDir, resolved: dict, has_va
     if cfg.resume:
         run_dir.truncate_metrics(ctx.state.global_step)
     run_dir.write_json(CONFIG, resolved)
+    config_files.write(cfg, run_dir.file(RUN_CONFIG))
     builtin += [JsonlLogger(run_dir), ConsoleLogger(), Checkpointer(run_dir)]
     if cfg.tracker != "none":
         builtin.append(TrackerCallback(cfg.tracker, run_dir, resolved))
