@@ -135,9 +135,9 @@ def test_compare_config_rejects_bad_model_lists(tmp_path):
         compare_config(tmp_path, models=["paper-modulation", "bret"], model_overrides={})
     with pytest.raises(ValueError, match="twice"):
         compare_config(tmp_path, models=["tfidf", "majority", "tfidf"], model_overrides={})
-    with pytest.raises(ValueError, match="not compared"):
+    with pytest.raises(ValueError, match="model_overrides: names models not run"):
         compare_config(tmp_path, models=["tfidf"], model_overrides={"bert": {"checkpoint": "minilm"}})
-    with pytest.raises(ValueError, match="model_epochs names models not compared"):
+    with pytest.raises(ValueError, match="model_epochs: names models not run"):
         compare_config(tmp_path, models=["tfidf"], model_overrides={}, model_epochs={"bert": 1})
     cfg = compare_config(tmp_path, models="tfidf, paper-modulation", model_overrides={}, model_epochs={"tfidf": 3})
     assert cfg.models == ["tfidf", "paper-modulation"]

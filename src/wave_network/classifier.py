@@ -331,6 +331,62 @@ class TextClassifier:
         return f"TextClassifier(model={self.model!r}, max_length={self.max_length}, {state})"
 
 
+def evaluate_file(
+    model_dir: str | Path,
+    path: str | Path,
+    *,
+    text_columns: Sequence[str] | None = None,
+    label_column: str | None = None,
+    k: int = 1,
+    batch_size: int = 64,
+    device: str = "auto",
+    backend: str = "torch",
+) -> dict[str, Any]:
+    """Metrics of a saved model on a labelled CSV, TSV, JSON Lines or Parquet file (fastText's ``test``: also
+    precision and recall at ``k``), streamed in windows: memory holds the logits, not the texts. Labels are
+    matched to the model's by name; errors name the file and record."""
+    from .prediction_io import InputError, input_format, read_records
+
+    path = Path(path)
+    columns = list(text_columns or [])
+    if len(columns) > 2:
+        raise InputError("--text-column: give it once, or twice for sentence pairs")
+    clf = TextClassifier.load(model_dir, device=device, backend=backend, batch_size=batch_size)
+    fmt = input_format(path, None)
+    if fmt == "lines":
+        raise InputError(f"{path}: evaluate reads a labelled CSV, TSV, JSON Lines or Parquet file")
+    records, _ = read_records(
+        path,
+        fmt,
+        text_column=columns[0] if columns else None,
+        text_pair_column=columns[1] if len(columns) == 2 else None,
+    )
+    label = label_column or "label"
+    logits, labels, window = [], [], []
+
+    def run() -> None:
+        texts = [(r["text"], r["text_pair"]) if "text_pair" in r else r["text"] for r in window]
+        logits.append(clf.logits(texts))
+        window.clear()
+
+    for row, record in enumerate(records, start=1):
+        if label not in record:
+            raise InputError(
+                f"{path}: no label column {label!r} (fields: {', '.join(record)}); name it with --label-column"
+            )
+        if record[label] is None or str(record[label]).strip() == "":
+            raise InputError(f"{path}, record {row}: the label is empty")
+        labels.append(record[label])
+        window.append(record)
+        if len(window) >= 16 * batch_size:
+            run()
+    if window:
+        run()
+    if not labels:
+        raise InputError(f"{path}: no records to evaluate")
+    return clf.metrics(np.concatenate(logits), clf.label_ids(labels, where=str(path)), k=k)
+
+
 def train_supervised(texts: TextInput, labels: Iterable[Any] | None = None, **options: Any) -> TextClassifier:
     """fastText's ``train_supervised``, for Python objects: ``TextClassifier(**options).fit(texts, labels)``.
     Options that ``fit`` takes (``eval_data``, ``text_column`` ...) go to ``fit``, the rest to the constructor."""

@@ -22,10 +22,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .compare import epochs_for_dataset
 from .data import DataConfig, DataError
 from .data.catalog import GLUE_TASKS, REGRESSION, get_spec
-from .registry import list_models
+from .runsets import RunSetConfig, epochs_for_dataset
 from .training.rundir import to_jsonable
 
 logger = logging.getLogger("wave_network.glue")
@@ -50,8 +49,8 @@ SMALL_TASKS = ("cola", "mrpc", "rte", "stsb", "wnli")
 
 
 @dataclass
-class GlueConfig:
-    """One GLUE run.
+class GlueConfig(RunSetConfig):
+    """One GLUE run: the shared run-set fields (``wave_network.runsets.RunSetConfig``) and:
 
     Args:
         models: registered model names; the majority baseline is added when missing (every task gets a
@@ -63,32 +62,21 @@ class GlueConfig:
         data_dir: where the GLUE folders are (default: the usual data roots, ``../shared/data`` included).
         output_dir: run directories, ``<output_dir>/<task>__<model>__seed<seed>``.
         report_dir: where ``glue.json``, ``glue.md`` and ``glue.png`` go; ``None`` uses ``output_dir``.
-        epochs, model_overrides, precision, device, num_threads, rerun: as in ``CompareConfig``.
-        model_epochs: per-model epochs as in ``CompareConfig``; a key ``TASK/MODEL`` applies to that task only
-            (a budget cut, marked in the table).
+        model_epochs: per-model epochs; a key ``TASK/MODEL`` applies to that task only (a budget cut, marked in
+            the table).
         max_train_samples: stratified subsample of every task's training data (budget runs; marked in the table).
     """
 
     models: list[str] = field(default_factory=lambda: ["paper-modulation", "fnet", "bert", "majority"])
+    output_dir: str = "runs/glue"
     tasks: list[str] = field(default_factory=lambda: ["all"])
     seeds: list[int] = field(default_factory=lambda: [42])
     small_task_seeds: int = 3
     max_length: int = 128
     data_dir: str | None = None
-    output_dir: str = "runs/glue"
-    report_dir: str | None = None
-    epochs: int | None = None
-    model_epochs: dict[str, int] = field(default_factory=dict)
-    model_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     max_train_samples: int | None = None
-    precision: str = "auto"
-    device: str = "auto"
-    num_threads: int | None = None
-    rerun: bool = False
 
     def __post_init__(self) -> None:
-        if isinstance(self.models, str):
-            self.models = [m.strip() for m in self.models.split(",") if m.strip()]
         if isinstance(self.tasks, str):
             self.tasks = [t.strip() for t in self.tasks.split(",") if t.strip()]
         if self.tasks == ["all"]:
@@ -96,12 +84,7 @@ class GlueConfig:
         unknown = [t for t in self.tasks if t not in GLUE_TASKS]
         if unknown:
             raise ValueError(f"GlueConfig.tasks: unknown {unknown}; choose from all, {', '.join(GLUE_TASKS)}")
-        unknown = [m for m in self.models if m not in list_models()]
-        if unknown:
-            raise ValueError(f"GlueConfig.models: unknown {unknown}; see `wave-network models`")
-        unknown = [k for k in self.model_epochs if k.rpartition("/")[2] not in self.models]
-        if unknown:
-            raise ValueError(f"GlueConfig.model_epochs names models not run: {unknown} (keys: MODEL or TASK/MODEL)")
+        self.check_run_set()
         if "majority" not in self.models:
             self.models = [*self.models, "majority"]
         if not self.seeds:
@@ -158,23 +141,12 @@ def run_glue(cfg: GlueConfig) -> GlueResult:
         per_model: dict[str, dict[str, Any]] = {m: {"runs": []} for m in cfg.models}
         for seed in cfg.task_seeds(task):
             logger.info("GLUE %s, seed %d", task, seed)
-            result = compare(
-                CompareConfig(
-                    models=cfg.models,
-                    data=_task_data(cfg, task, seed),
-                    output_dir=cfg.output_dir,
-                    report_dir=str(Path(cfg.report_dir or cfg.output_dir) / "glue_runs"),
-                    seed=seed,
-                    epochs=cfg.epochs,
-                    model_overrides={k: v for k, v in cfg.model_overrides.items() if k in cfg.models},
-                    model_epochs=epochs_for_dataset(cfg.model_epochs, task, cfg.models),
-                    precision=cfg.precision,
-                    device=cfg.device,
-                    num_threads=cfg.num_threads,
-                    rerun=cfg.rerun,
-                    quiet=True,
-                )
-            )
+            shared = cfg.shared() | {
+                "report_dir": str(cfg.report_path / "glue_runs"),
+                "model_epochs": epochs_for_dataset(cfg.model_epochs, task, cfg.models),
+                "quiet": True,
+            }
+            result = compare(CompareConfig(**shared, data=_task_data(cfg, task, seed), seed=seed))
             for row in result.rows:
                 per_model[row["model"]]["runs"].append(_run_metrics(row, task, seed))
         for entry in per_model.values():

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .compare import epochs_for_dataset
 from .data import DataError
+from .runsets import RunSetConfig, epochs_for_dataset
 
 logger = logging.getLogger("wave_network.reproduce")
 
@@ -118,33 +118,26 @@ TABLES: dict[str, dict[str, Any]] = {
 
 
 @dataclass
-class ReproduceConfig:
-    """One ``reproduce`` run.
+class ReproduceConfig(RunSetConfig):
+    """One ``reproduce`` run: the shared run-set fields (``wave_network.runsets.RunSetConfig``; ``models`` is the
+    table's own and need not be given) and:
 
     Args:
         table: a key of ``TABLES``.
         output_dir: run directories (``<dataset>__<model>__seed<seed>``, shared with ``compare``).
         report_dir: where ``reproduce_<table>.{json,md}`` go; ``None`` uses ``output_dir``.
         seed: the seed of every run.
-        data_dir, epochs, max_train_samples, precision, device, num_threads: as in ``CompareConfig`` (a budget
-            cut such as ``max_train_samples`` is marked on every cell).
-        model_epochs: per-model epochs, ``MODEL`` or ``DATASET/MODEL`` keys (see ``epochs_for_dataset``); each is a
-            budget cut marked on the cells it touches.
+        data_dir: where the data sets are; ``max_train_samples``: a subsample of every training set. Budget cuts
+            (``epochs``, ``model_epochs`` with ``MODEL`` or ``DATASET/MODEL`` keys, ``max_train_samples``) are
+            marked on every cell they touch.
         datasets: run only these data sets of the table (the other cells are marked not run).
     """
 
-    table: str
+    table: str = ""
     output_dir: str = "runs/reproduce"
-    report_dir: str | None = None
     seed: int = 42
     data_dir: str | None = None
-    epochs: int | None = None
-    model_epochs: dict[str, int] = field(default_factory=dict)
     max_train_samples: int | None = None
-    precision: str = "auto"
-    device: str = "auto"
-    num_threads: int | None = None
-    model_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     datasets: list[str] | None = None
 
     def __post_init__(self) -> None:
@@ -152,10 +145,12 @@ class ReproduceConfig:
             raise ValueError(f"ReproduceConfig.table: unknown {self.table!r}; choose from {', '.join(TABLES)}")
         if isinstance(self.datasets, str):
             self.datasets = [d.strip() for d in self.datasets.split(",") if d.strip()]
-        models = {cell.model for cell in TABLES[self.table]["cells"]}
-        stray = sorted(k for k in self.model_epochs if k.rpartition("/")[2] not in models)
-        if stray:
-            raise ValueError(f"ReproduceConfig.model_epochs names models not in {self.table}: {stray}")
+        table_models = list(dict.fromkeys(cell.model for cell in TABLES[self.table]["cells"]))
+        if not self.models:
+            self.models = table_models
+        elif sorted(self.models) != sorted(table_models):
+            raise ValueError(f"ReproduceConfig.models: {self.table} runs {', '.join(table_models)}")
+        self.check_run_set()
 
 
 def _groups(cells: list[Cell]) -> dict[tuple[str, int], list[str]]:
@@ -193,27 +188,19 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
             logger.warning("%s: data not found; its cells are not run", dataset)
             outcomes[(dataset, max_length)] = {"status": "not run", "reason": str(exc).splitlines()[0]}
             continue
-        result = compare(
-            CompareConfig(
-                models=models,
-                data=data,
-                output_dir=cfg.output_dir,
-                report_dir=str(Path(cfg.report_dir or cfg.output_dir) / "reproduce_runs"),
-                seed=cfg.seed,
-                epochs=cfg.epochs,
-                model_epochs=epochs_for_dataset(cfg.model_epochs, dataset, models),
-                model_overrides={k: v for k, v in cfg.model_overrides.items() if k in models},
-                precision=cfg.precision,
-                device=cfg.device,
-                num_threads=cfg.num_threads,
-                quiet=True,
-            )
-        )
+        shared = cfg.shared() | {
+            "models": models,
+            "report_dir": str(cfg.report_path / "reproduce_runs"),
+            "model_epochs": epochs_for_dataset(cfg.model_epochs, dataset, models),
+            "model_overrides": {k: v for k, v in cfg.model_overrides.items() if k in models},
+            "quiet": True,
+        }
+        result = compare(CompareConfig(**shared, data=data, seed=cfg.seed))
         outcomes[(dataset, max_length)] = {"status": "ok", "rows": {r["model"]: r for r in result.rows},
                                            "provenance": provenance}  # fmt: skip
     cells = [_cell_record(cell, outcomes[(cell.dataset, cell.max_length)], cfg) for cell in table["cells"]]
     record = {"table": cfg.table, "title": table["title"], "seed": cfg.seed, "cells": cells}
-    directory = Path(cfg.report_dir or cfg.output_dir)
+    directory = cfg.report_path
     directory.mkdir(parents=True, exist_ok=True)
     (directory / f"reproduce_{cfg.table}.json").write_text(json.dumps(record, indent=2) + "\n")
     (directory / f"reproduce_{cfg.table}.md").write_text(render_markdown(record))

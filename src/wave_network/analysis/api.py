@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -23,7 +22,7 @@ import numpy as np
 
 from ..baselines.checkpoints import checkpoint_label
 from ..data import DataConfig
-from ..registry import list_models
+from ..runsets import RunSetConfig, run_dir_name, run_model
 from ..training.rundir import RESULTS, RunDir, to_jsonable
 from . import report
 from .complexity import ComplexityConfig, run_complexity
@@ -41,17 +40,18 @@ __all__ = [
     "analyze_independence",
 ]
 
-SETUP = "analysis_setup.json"
 GRADIENT_MODELS = ["paper-modulation", "paper-interference", "transformer-1layer", "bert"]
 CONVERGENCE_MODELS = ["paper-modulation", "paper-interference", "transformer-1layer", "bert", "fnet"]
 
 
 @dataclass
-class TrainingAnalysisConfig:
-    """Training runs that record gradients or a test-accuracy curve.
+class TrainingAnalysisConfig(RunSetConfig):
+    """Training runs that record gradients or a test-accuracy curve: the shared run-set fields
+    (``wave_network.runsets.RunSetConfig``; the budget is ``steps``, so ``epochs`` and ``model_epochs`` stay unset)
+    and:
 
     Args:
-        models: registered model names; ``None`` takes the analysis's default list.
+        models: registered model names; empty takes the analysis's default list.
         data: data set, split and tokenisation (the same for every model).
         output_dir: run directories go to ``output_dir/<analysis>/<dataset>__<model>__seed<seed>``.
         report_dir: where the JSON, Markdown and PNG go; ``None`` uses ``output_dir/<analysis>``.
@@ -61,36 +61,23 @@ class TrainingAnalysisConfig:
         every: record every this many steps (gradients: 1; convergence: the paper's 10).
         curve_samples: test texts the convergence curve evaluates (a fixed seeded sample; ``None``: all).
         seed: initialisation, batch order, validation split, test sample.
-        model_overrides: per model name, config fields to change.
-        precision, device, num_threads, quiet: as in ``TrainConfig``.
-        rerun: train again even when a finished run with the same set-up exists.
     """
 
-    models: list[str] | None = None
     data: DataConfig = field(default_factory=DataConfig)
     output_dir: str = "runs/analysis"
-    report_dir: str | None = None
     steps: int = 500
     batch_size: int = 32
     every: int | None = None
     curve_samples: int | None = 2000
     seed: int = 42
-    model_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
-    precision: str = "auto"
-    device: str = "auto"
-    num_threads: int | None = None
-    quiet: bool = False
-    rerun: bool = False
 
     def __post_init__(self):
         if isinstance(self.data, dict):
             self.data = DataConfig(**self.data)
-        if isinstance(self.models, str):
-            self.models = [m.strip() for m in self.models.split(",") if m.strip()]
-        known = list_models()
-        unknown = [m for m in self.models or [] if m not in known]
-        if unknown:
-            raise ValueError(f"TrainingAnalysisConfig.models: unknown {unknown}; see `wave-network models`")
+        self.models = self.models or []
+        self.check_run_set(require_models=False)
+        if self.epochs is not None or self.model_epochs:
+            raise ValueError("TrainingAnalysisConfig: the budget is steps; epochs and model_epochs stay unset")
         for name, value in (("steps", self.steps), ("batch_size", self.batch_size), ("every", self.every or 1)):
             if value < 1:
                 raise ValueError(f"TrainingAnalysisConfig.{name} must be >= 1, got {value}")
@@ -214,44 +201,37 @@ def _setup(cfg: TrainingAnalysisConfig, analysis: str, model: str) -> dict[str, 
 
 def _train_recorded(cfg: TrainingAnalysisConfig, analysis: str, model: str, data, tokenizer, make_callback):
     """Train ``model`` for ``cfg.steps`` steps with the callback ``make_callback()``; returns (records, results),
-    reusing a finished run directory with the same set-up."""
-    from ..training import TrainConfig, train
-
-    run_dir = RunDir(Path(cfg.output_dir) / analysis / f"{cfg.data.dataset}__{model}__seed{cfg.seed}")
-    setup = _setup(cfg, analysis, model)
-    record_type = "gradients" if analysis == "gradients" else "curve"
-    if run_dir.path.exists():
-        reusable = (
-            not cfg.rerun
-            and run_dir.file(RESULTS).exists()
-            and run_dir.file(SETUP).exists()
-            and json.loads(run_dir.file(SETUP).read_text()) == setup
-        )
-        if reusable:
-            logger.info("%s: reusing %s", model, run_dir.path)
-            records = [r for r in run_dir.read_metrics() if r.get("type") == record_type]
-            return records, run_dir.read_json(RESULTS)
-        # An analysis run is short: an unfinished or different one is started again rather than resumed.
-        shutil.rmtree(run_dir.path)
+    reusing a finished run directory with the same set-up. An analysis run is short: an unfinished or different one
+    is started again rather than resumed."""
+    run_dir = RunDir(Path(cfg.output_dir) / analysis / run_dir_name(cfg.data.dataset, model, cfg.seed))
     steps_per_epoch = math.ceil(len(data.train) / cfg.batch_size)
-    train_cfg = TrainConfig(
-        model=model,
-        model_overrides=cfg.model_overrides.get(model, {}),
-        data=cfg.data,
+    train_cfg = cfg.train_config_for(
+        model,
+        cfg.data,
+        cfg.seed,
+        run_dir.path,
         batch_size=cfg.batch_size,
         epochs=math.ceil(cfg.steps / steps_per_epoch),
         max_steps=cfg.steps,
-        seed=cfg.seed,
-        precision=cfg.precision,
-        device=cfg.device,
-        num_threads=cfg.num_threads,
-        output_dir=str(run_dir.path),
         quiet=cfg.quiet,
     )
     callback = make_callback()
-    result = train(train_cfg, callbacks=[callback], data=data, tokenizer=tokenizer)
-    run_dir.write_json(SETUP, setup)
-    return callback.records, result.results
+    run = run_model(
+        train_cfg,
+        rerun=cfg.rerun,
+        isolate=False,
+        resume=False,
+        retrain_if_different=True,
+        setup=_setup(cfg, analysis, model),
+        callbacks=[callback],
+        data=data,
+        tokenizer=tokenizer,
+    )
+    if run.reused:
+        logger.info("%s: reusing %s", model, run_dir.path)
+        record_type = "gradients" if analysis == "gradients" else "curve"
+        return [r for r in run_dir.read_metrics() if r.get("type") == record_type], run_dir.read_json(RESULTS)
+    return callback.records, run.result.results
 
 
 def _run_models(cfg: TrainingAnalysisConfig, analysis: str, defaults: list[str], make_callback) -> dict[str, Any]:

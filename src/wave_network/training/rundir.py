@@ -34,6 +34,10 @@ LAST = "last"
 TRAINING_CURVES = "training_curves.png"
 CONFUSION_MATRIX = "confusion_matrix.png"
 LOCK = ".lock"
+# Written by the run-sets (wave_network.runsets) beside a run's own files.
+ERROR = "error.json"  # why a run in a child process failed
+SETUP = "analysis_setup.json"  # a suite's own record of what else defines the run, compared on reuse
+LATENCY = "latency.json"  # compare's inference latency of the best checkpoint
 
 try:
     import fcntl
