@@ -156,9 +156,9 @@ def _data_config(
     task: str | None = None,
 ):
     from .data import DataConfig
+    from .problem_types import TASK_NAMES
 
-    tasks = {"classification": "single_label_classification", "regression": "regression"}
-    if task is not None and task not in tasks:
+    if task is not None and task not in TASK_NAMES:
         _fail(f"--task {task!r}; expected classification or regression")
     return DataConfig(
         dataset=dataset,
@@ -173,7 +173,7 @@ def _data_config(
         max_train_samples=max_train_samples,
         max_eval_samples=max_eval_samples,
         val_split=val_split,
-        problem_type=tasks.get(task) if task else None,
+        problem_type=TASK_NAMES[task].value if task else None,
     )
 
 
