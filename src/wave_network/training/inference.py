@@ -59,8 +59,7 @@ def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> tup
 def _problem_type(model: Any) -> str:
     problem = getattr(model.config, "problem_type", None)
     if problem is None:
-        single, regression = ProblemType.SINGLE_LABEL.value, ProblemType.REGRESSION.value
-        return regression if model.config.num_labels == 1 else single
+        return (ProblemType.REGRESSION if model.config.num_labels == 1 else ProblemType.SINGLE_LABEL).value
     return problem
 
 
