@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from .prediction_io import TEXT_COLUMNS
+from .problem_types import ProblemType
 
 TextInput = Any  # str, a sequence of str or (str, str) pairs, a pandas Series or DataFrame, a NumPy array
 DATA_DIR = "data"
@@ -289,7 +290,7 @@ class TextClassifier:
         """The model's ids of ``labels`` given by name (or as ids): matched through the model's own label names,
         whatever order a data set lists them in. Regression targets are returned as floats."""
         self._check_fitted()
-        if self.problem_type == "regression":
+        if self.problem_type == ProblemType.REGRESSION:
             return [float(v) for v in labels]
         names = self.classes_
         index = {name: i for i, name in enumerate(names)}
@@ -315,7 +316,7 @@ class TextClassifier:
         labels = np.asarray(label_ids)
         metrics = compute_metrics(logits, labels, self.problem_type, prefix="x")
         out = {name[2:]: value for name, value in metrics.items()} | {"examples": len(labels)}
-        if self.problem_type == "single_label_classification" and len(labels):
+        if self.problem_type == ProblemType.SINGLE_LABEL and len(labels):
             k = min(k, logits.shape[-1])
             top = np.argsort(-logits, axis=-1, kind="stable")[:, :k]
             hits = int((top == labels[:, None]).any(axis=-1).sum())
@@ -457,7 +458,7 @@ def _problem_type(rows: list[dict[str, Any]]) -> str | None:
     """Class names or integer ids are a classification; floats are left to the loader (regression unless all are
     whole numbers, which it says in a notice)."""
     if all(isinstance(r["label"], (str, int)) for r in rows):
-        return "single_label_classification"
+        return ProblemType.SINGLE_LABEL.value
     return None
 
 

@@ -26,6 +26,7 @@ from rich.logging import RichHandler
 from rich.text import Text
 
 from . import config_files, console_tables
+from .problem_types import TASK_NAMES
 
 app = typer.Typer(
     help="Wave Network text classifiers (arXiv 2411.02674): train, evaluate, predict, compare, tune, serve.",
@@ -217,16 +218,12 @@ BACKEND = _opt(
 )
 
 
-# --task names and the problem types they mean.
-TASK_NAMES = {"classification": "single_label_classification", "regression": "regression"}
-
-
 def _task(task: str | None) -> str | None:
     if task is None:
         return None
     if task not in TASK_NAMES:
         raise ValueError(f"--task {task!r}; expected {' or '.join(TASK_NAMES)}")
-    return TASK_NAMES[task]
+    return TASK_NAMES[task].value
 
 
 def _data_flags(**flags: Any) -> dict[str, Any]:

@@ -135,14 +135,14 @@ def measure_latency(
     import torch
 
     from . import data as wn_data
+    from .devices import resolve_device
     from .training.evaluation import MODEL_INPUTS
-    from .training.inference import _device, load_model
+    from .training.inference import load_model
 
     run_dir = Path(run_dir)
-    torch_device = _device(device)
+    torch_device = resolve_device(device)
     model, tokenizer = load_model(run_dir, torch_device)
-    splits = wn_data.load_splits(data_cfg)
-    tokenized = wn_data.tokenize_splits(splits, tokenizer, data_cfg.max_length, cache_dir=data_cfg.cache_dir)
+    tokenized, _ = wn_data.prepare(data_cfg, tokenizer)
     test = tokenized.test.select(range(min(docs, len(tokenized.test))))
 
     def run(batch: dict) -> None:

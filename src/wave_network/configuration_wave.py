@@ -6,12 +6,13 @@ import warnings
 
 from transformers import PretrainedConfig
 
+from .problem_types import ProblemType
+
 WAVE_MODES = ("interference", "modulation")
 READOUTS = ("magnitude", "real", "real_imag")
 POSITION_EMBEDDINGS = ("learned", "sinusoidal", "none")
 POOLINGS = ("cls", "mean")
 NORMS = ("layer", "none")
-PROBLEM_TYPES = ("single_label_classification", "multi_label_classification", "regression")
 
 
 class WaveConfig(PretrainedConfig):
@@ -171,8 +172,8 @@ class WaveConfig(PretrainedConfig):
         for field, allowed in choices.items():
             if getattr(self, field) not in allowed:
                 raise ValueError(f"WaveConfig.{field}={getattr(self, field)!r}; expected one of {allowed}")
-        if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
-            raise ValueError(f"WaveConfig.problem_type={self.problem_type!r}; expected one of {PROBLEM_TYPES}")
+        if self.problem_type is not None and self.problem_type not in ProblemType.values():
+            raise ValueError(f"WaveConfig.problem_type={self.problem_type!r}; expected one of {ProblemType.values()}")
         for field in ("vocab_size", "hidden_size", "num_layers", "max_position_embeddings", "num_labels"):
             if int(getattr(self, field)) < 1:
                 raise ValueError(f"WaveConfig.{field} must be >= 1, got {getattr(self, field)}")
@@ -180,7 +181,7 @@ class WaveConfig(PretrainedConfig):
             raise ValueError("WaveConfig.ffn_dim and WaveConfig.type_vocab_size must be >= 0")
         self._check_ngrams("ngram_orders", "ngram_buckets", lowest=2)
         self._check_ngrams("bag_ngram_orders", "bag_buckets", lowest=1)
-        if self.bag_weighting == "nb" and self.problem_type not in (None, "single_label_classification"):
+        if self.bag_weighting == "nb" and self.problem_type not in (None, ProblemType.SINGLE_LABEL):
             raise ValueError(
                 "WaveConfig.bag_weighting='nb' (preset wave-nb) needs class labels: it counts per-class ratios, for "
                 f"single-label classification only; this data is {self.problem_type}. Use wave-wide "
@@ -190,7 +191,7 @@ class WaveConfig(PretrainedConfig):
             raise ValueError(f"WaveConfig.bag_scale must be > 0, got {self.bag_scale}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"WaveConfig.dropout must be in [0, 1), got {self.dropout}")
-        if self.problem_type == "regression" and self.num_labels != 1:
+        if self.problem_type == ProblemType.REGRESSION and self.num_labels != 1:
             raise ValueError("WaveConfig.problem_type='regression' needs num_labels=1")
         if not 0.0 <= self.wave_eps < 1.0:
             raise ValueError(f"WaveConfig.wave_eps must be in [0, 1), got {self.wave_eps}")

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from .data import DataConfig, DataError
-from .data.catalog import GLUE_TASKS, REGRESSION, get_spec
+from .data.catalog import GLUE_TASKS, get_spec
+from .problem_types import ProblemType
 from .runsets import RunSetConfig, epochs_for_dataset
 from .training.rundir import to_jsonable
 
@@ -225,7 +226,7 @@ def markdown(cfg: GlueConfig, tasks: dict[str, Any]) -> str:
             for model, epochs in epochs_for_dataset(cfg.model_epochs, task, cfg.models).items():
                 lines.append(f"- `{task}`: `{model}` trained {epochs} epoch(s) instead of its recipe's (budget cut).")
         spec = get_spec(task)
-        if info["status"] == "ok" and spec is not None and spec.problem_type == REGRESSION:
+        if info["status"] == "ok" and spec is not None and spec.problem_type == ProblemType.REGRESSION:
             lines.append(
                 f"- `{task}`: regression on the 0-5 score scaled to [0, 1]; `majority` predicts the training mean, "
                 "a constant whose correlation is undefined (-)."

@@ -22,6 +22,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceCl
 from .configuration_wave import WaveConfig
 from .layers import Dropout, NGramBag, WaveBlock, WaveEmbeddings
 from .ops import masked_mean
+from .problem_types import ProblemType
 
 logger = logging.getLogger(__name__)
 
@@ -195,18 +196,19 @@ class WaveForSequenceClassification(WavePreTrainedModel):
     def compute_loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         problem = self.config.problem_type
         if problem is None:
-            problem = "regression" if self.config.num_labels == 1 else "single_label_classification"
+            problem = ProblemType.REGRESSION if self.config.num_labels == 1 else ProblemType.SINGLE_LABEL
         logits = logits.float()
-        if problem == "regression":
+        if problem == ProblemType.REGRESSION:
             return F.mse_loss(logits.squeeze(-1), labels.float())
-        if problem == "multi_label_classification":
+        if problem == ProblemType.MULTI_LABEL:
             return F.binary_cross_entropy_with_logits(logits, labels.float())
         return F.cross_entropy(logits, labels.long())
 
 
 # A saved model names these classes in config.json's ``auto_map`` and carries this file, ``configuration_wave.py``,
-# ``layers.py``, ``ops.py`` and ``ngrams.py`` beside its weights, so ``from_pretrained(DIR, trust_remote_code=True)``
-# loads it where this package is not installed. The Auto classes know ``model_type="wave"`` only through this
+# ``layers.py``, ``ops.py``, ``ngrams.py`` and ``problem_types.py`` (the relative imports, which transformers copies)
+# beside its weights, so ``from_pretrained(DIR, trust_remote_code=True)`` loads it where this package is not
+# installed. The Auto classes know ``model_type="wave"`` only through this
 # package itself: a copy loaded as remote code must not replace the package's classes in a process that has both.
 WaveConfig.register_for_auto_class()
 WaveModel.register_for_auto_class("AutoModel")

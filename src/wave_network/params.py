@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass
 
 from torch import nn
 
+from .capabilities import CountsFittedParameters
+
 
 @dataclass(frozen=True)
 class ParameterCount:
@@ -27,10 +29,9 @@ def count_parameters(model: nn.Module) -> ParameterCount:
     table (tokens, positions, segments).
 
     A model fitted without gradients (TF-IDF, fastText) holds its numbers outside ``nn.Parameter``s; it reports
-    them through a ``fitted_parameter_count() -> ParameterCount`` method, which is used instead."""
-    fitted = getattr(model, "fitted_parameter_count", None)
-    if callable(fitted):
-        return fitted()
+    them itself (``capabilities.CountsFittedParameters``), and that count is used instead."""
+    if isinstance(model, CountsFittedParameters):
+        return model.fitted_parameter_count()
     seen: set[int] = set()
     total = embedding = trainable = 0
     embedding_ids = {id(p) for m in model.modules() if isinstance(m, nn.Embedding) for p in m.parameters()}

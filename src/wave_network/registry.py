@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .capabilities import FitsWithoutGradients
 from .configuration_wave import WaveConfig
 from .modeling_wave import WaveForSequenceClassification
 from .presets import get_preset, list_presets
@@ -39,6 +40,8 @@ class ModelSpec:
     # The config class the builder passes its other keyword arguments to (``BertConfig``, ``TfidfConfig``, ...):
     # its fields are the overrides ``check_model_overrides`` accepts beside the builder's own named parameters.
     config_class: type | None = None
+    # The class the builder returns, where it is always one: its ``capabilities`` are known before a model is built.
+    model_class: type | None = None
 
 
 _SPECS: dict[str, ModelSpec] = {}
@@ -52,11 +55,14 @@ def register_model(
     description: str = "",
     training: dict[str, Any] | None = None,
     config_class: type | None = None,
+    model_class: type | None = None,
 ) -> None:
     """Register ``builder`` under ``name``; ``training`` holds its default ``learning_rate``, ``epochs`` and
-    ``batch_size`` (what ``TrainConfig.resolved`` fills in); ``config_class``, where the builder passes its
-    ``**kwargs`` to one, lets ``check_model_overrides`` check them before any work."""
-    _SPECS[name] = ModelSpec(name, builder, description, dict(training or {}), config_class)
+    ``batch_size`` (what ``TrainConfig.resolved`` fills in; no ``learning_rate`` for a model that fits without
+    gradients); ``config_class``, where the builder passes its ``**kwargs`` to one, lets ``check_model_overrides``
+    check them before any work; ``model_class``, the class the builder returns, tells its capabilities
+    (``fits_without_gradients``) before a model is built."""
+    _SPECS[name] = ModelSpec(name, builder, description, dict(training or {}), config_class, model_class)
 
 
 def _load_builtins() -> None:
@@ -64,10 +70,11 @@ def _load_builtins() -> None:
     global _BUILTINS_LOADED
     if not _BUILTINS_LOADED:
         _BUILTINS_LOADED = True
-        from .baselines import BASELINE_CONFIGS, BASELINES
+        from .baselines import BASELINE_CONFIGS, BASELINE_MODELS, BASELINES
 
         for name, (builder, description, training) in BASELINES.items():
-            spec = ModelSpec(name, builder, description, dict(training), BASELINE_CONFIGS.get(name))
+            config_class, model_class = BASELINE_CONFIGS.get(name), BASELINE_MODELS.get(name)
+            spec = ModelSpec(name, builder, description, dict(training), config_class, model_class)
             _SPECS.setdefault(name, spec)
 
 
@@ -92,6 +99,13 @@ def training_defaults(name: str) -> dict[str, Any]:
         return dict(get_preset(name).training)
     except KeyError:
         return {}
+
+
+def fits_without_gradients(name: str) -> bool:
+    """Whether model ``name`` learns without gradients (its class is a ``capabilities.FitsWithoutGradients``):
+    then no optimiser is built and its recipe has no ``learning_rate``. The Wave presets learn with gradients."""
+    spec = model_spec(name)
+    return spec is not None and spec.model_class is not None and issubclass(spec.model_class, FitsWithoutGradients)
 
 
 def describe_model(name: str) -> str:

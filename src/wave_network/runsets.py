@@ -195,7 +195,8 @@ def setup_differences(run_dir: Path, wanted: TrainConfig, setup: dict[str, Any] 
     except (OSError, KeyError, json.JSONDecodeError):
         return [f"{CONFIG} unreadable"]
     want = json.loads(json.dumps(to_jsonable(wanted.resolved().to_dict())))
-    differences = [name for name in SETUP_FIELDS if stored.get(name, _ADDED_LATER.get(name)) != want.get(name)]
+    setup_fields = [name for name in SETUP_FIELDS if name not in wanted.unread_fields()]
+    differences = [name for name in setup_fields if stored.get(name, _ADDED_LATER.get(name)) != want.get(name)]
     stored_data, want_data = stored.get("data", {}), want["data"]
     differences += [
         f"data.{k}"

@@ -172,13 +172,11 @@ def _write(name: str, directory: Path, payload: dict[str, Any], markdown: str, p
 def _load_data(data: DataConfig, quiet: bool):
     import sys
 
-    from ..data import get_tokenizer, load_splits, tokenize_splits
+    from ..data import prepare
     from ..training.progress import hide_library_progress_bars
 
-    tokenizer = get_tokenizer(data.tokenizer)
     with hide_library_progress_bars(quiet or not sys.stderr.isatty()):
-        splits = load_splits(data)
-        return tokenize_splits(splits, tokenizer, data.max_length, cache_dir=data.cache_dir), tokenizer
+        return prepare(data)
 
 
 def _setup(cfg: TrainingAnalysisConfig, analysis: str, model: str) -> dict[str, Any]:

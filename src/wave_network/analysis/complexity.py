@@ -263,23 +263,15 @@ def fit_slope(xs: list[float], ys: list[float], tail_from: float | None = None) 
     return float(np.polyfit(lx, ly, 1)[0])
 
 
-def _resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' but no CUDA device is available")
-    return device
-
-
 def run_complexity(cfg: ComplexityConfig, progress: Any = None) -> dict[str, Any]:
     """Both sweeps for every kind in ``cfg``; each point in a fresh process. Returns the points and, per kind and
     sweep, ``time_slope`` and ``memory_slope`` (and ``saved_slope``) with the predicted exponent beside them.
 
     ``progress(done, total, point)`` is called after each point. A point that fails (out of memory) is recorded with
     its error and left out of the fits."""
-    device = _resolve_device(cfg.device)
+    from ..devices import resolve_device
+
+    device = str(resolve_device(cfg.device, option="ComplexityConfig.device"))
     jobs = [("length", k, n, cfg.width) for k in cfg.kinds for n in cfg.lengths]
     jobs += [("width", k, cfg.width_sweep_length, d) for k in cfg.kinds for d in cfg.widths]
     points: list[dict[str, Any]] = []

@@ -2,7 +2,8 @@
 single Transformer layer on pre-trained BERT embeddings, FNet, fastText, TF-IDF + a linear model, NBSVM and the
 majority class. Each goes through the same data, splits, training loop, metrics and run records as the Wave models.
 
-``BASELINES`` maps a model name to ``(builder, description, training defaults)``; the registry reads it.
+``BASELINES`` maps a model name to ``(builder, description, training defaults)``, ``BASELINE_CONFIGS`` and
+``BASELINE_MODELS`` to the config class and the model class its builder uses; the registry reads them.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from .pretrained import build_bert, build_transformer_1layer
 
 # Recipes: the paper's for BERT (lr 2e-5, batch 32, 4 epochs) and, where the paper is silent, the Wave recipe
 # (lr 1e-3, batch 64, 4 epochs) for the models trained from scratch or on frozen-in-spirit embeddings. The classics
-# fit in one pass; their batch size only sets how the training data is read.
-_FIT_ONCE = {"learning_rate": 1.0, "epochs": 1, "batch_size": 256}
+# fit in one pass without an optimiser, so they have no learning rate; their batch size only sets how the training
+# data is read.
+_FIT_ONCE = {"epochs": 1, "batch_size": 256}
 BASELINES = {
     "bert": (
         build_bert,
@@ -70,9 +72,20 @@ BASELINE_CONFIGS = {
     "majority": MajorityConfig,
 }
 
+# The class each builder returns, where it is always one: what the registry reads a model's capabilities from
+# before building it (``registry.fits_without_gradients``). BERT's class depends on the checkpoint.
+BASELINE_MODELS = {
+    "fnet": FixedLengthFNetForSequenceClassification,
+    "fasttext": FastTextClassifier,
+    "tfidf": TfidfClassifier,
+    "nbsvm": NbsvmClassifier,
+    "majority": MajorityClassifier,
+}
+
 __all__ = [
     "BASELINES",
     "BASELINE_CONFIGS",
+    "BASELINE_MODELS",
     "PACKAGED_DISCLOSURE",
     "CheckpointNotFoundError",
     "FastTextClassifier",

@@ -3,12 +3,12 @@
 ratios + a linear SVM) and fastText with word bigrams (Joulin et al. 2017, arXiv 1607.01759, the `fasttext`
 package).
 
-They learn without gradients: ``train`` calls ``fit_batches`` with every training batch once instead of running
-the gradient loop. Every model sees exactly what the neural models see: the same WordPiece token ids, truncated
-at the same ``max_length``; a "word" is a WordPiece token (written as its id) and a bigram a pair of neighbouring
-tokens. They are ``transformers`` ``PreTrainedModel``s so the run directory, ``evaluate`` and ``predict`` treat them
-like any other model; the fitted estimator is saved beside ``config.json`` (a pickle for scikit-learn, fastText's own
-binary format), so load only run directories you trust.
+They learn without gradients (``capabilities.FitsWithoutGradients``): ``train`` calls ``fit_batches`` with every
+training batch once instead of running the gradient loop. Every model sees exactly what the neural models see: the
+same WordPiece token ids, truncated at the same ``max_length``; a "word" is a WordPiece token (written as its id)
+and a bigram a pair of neighbouring tokens. They are ``transformers`` ``PreTrainedModel``s so the run directory,
+``evaluate`` and ``predict`` treat them like any other model; the fitted estimator is saved beside ``config.json``
+(a pickle for scikit-learn, fastText's own binary format), so load only run directories you trust.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification, PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from ..capabilities import CountsFittedParameters, FitsWithoutGradients
 from ..params import ParameterCount
+from ..problem_types import ProblemType
 
 ESTIMATOR_FILE = "estimator.bin"
-REGRESSION = "regression"
-SINGLE_LABEL = "single_label_classification"
 
 
 def documents(input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> list[str]:
@@ -40,9 +40,10 @@ def documents(input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> l
     return [" ".join(map(str, row[keep])) for row, keep in zip(ids, mask, strict=True)]
 
 
-class FittedClassifier(PreTrainedModel):
+class FittedClassifier(PreTrainedModel, FitsWithoutGradients, CountsFittedParameters):
     """Base of the baselines fitted by a library call: subclasses implement ``fit_documents``, ``scores``,
-    ``estimator_bytes`` / ``load_estimator_bytes`` and ``fitted_parameter_count``.
+    ``estimator_bytes`` / ``load_estimator_bytes`` and ``fitted_parameter_count``. It fits without gradients and
+    counts its fitted parameters itself (the two ``capabilities`` protocols it inherits).
 
     The fitted estimator travels in the module's extra state, so ``state_dict`` / ``load_state_dict`` (used to
     reload the best checkpoint) copy it, and in ``ESTIMATOR_FILE`` beside ``config.json`` on disk.
@@ -50,7 +51,7 @@ class FittedClassifier(PreTrainedModel):
 
     base_model_prefix = "classic"
     supports_gradient_checkpointing = False
-    problem_types: tuple[str, ...] = (SINGLE_LABEL,)  # what ``fit_batches`` accepts
+    problem_types: tuple[ProblemType, ...] = (ProblemType.SINGLE_LABEL,)  # what ``fit_batches`` accepts
 
     def __init__(self, config: PretrainedConfig):
         super().__init__(config)
@@ -74,12 +75,15 @@ class FittedClassifier(PreTrainedModel):
     def load_estimator_bytes(self, blob: bytes) -> None:
         raise NotImplementedError
 
+    def fitted_parameter_count(self) -> ParameterCount:
+        raise NotImplementedError
+
     # -- the shared machinery ------------------------------------------------------------------------------
     def fit_batches(self, batches: list[dict[str, torch.Tensor]]) -> None:
         """Fit on every training batch (what ``fit_without_gradients`` calls)."""
         docs = [d for b in batches for d in documents(b["input_ids"], b.get("attention_mask"))]
         labels = torch.cat([b["labels"] for b in batches]).cpu().numpy()
-        if (self.config.problem_type or SINGLE_LABEL) not in self.problem_types:
+        if (self.config.problem_type or ProblemType.SINGLE_LABEL) not in self.problem_types:
             raise ValueError(f"{type(self).__name__} does not support problem_type={self.config.problem_type!r}")
         self.fit_documents(docs, labels)
         self.fitted = True
@@ -98,7 +102,7 @@ class FittedClassifier(PreTrainedModel):
         logits = logits.to(input_ids.device)  # (B, C)
         loss = None
         if labels is not None:
-            if self.config.problem_type == REGRESSION:
+            if self.config.problem_type == ProblemType.REGRESSION:
                 loss = F.mse_loss(logits.squeeze(-1), labels.float())
             else:
                 loss = F.cross_entropy(logits, labels)
@@ -141,14 +145,14 @@ class MajorityClassifier(FittedClassifier):
     training target for regression."""
 
     config_class = MajorityConfig
-    problem_types = (SINGLE_LABEL, REGRESSION)
+    problem_types = (ProblemType.SINGLE_LABEL, ProblemType.REGRESSION)
 
     def __init__(self, config: MajorityConfig):
         super().__init__(config)
         self.values = np.zeros(config.num_labels)
 
     def fit_documents(self, docs: list[str], labels: np.ndarray) -> None:
-        if self.config.problem_type == REGRESSION:
+        if self.config.problem_type == ProblemType.REGRESSION:
             self.values = np.array([float(np.mean(labels))])
         else:
             counts = np.bincount(labels.astype(np.int64), minlength=self.config.num_labels).astype(np.float64)

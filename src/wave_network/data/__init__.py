@@ -7,6 +7,7 @@ dynamically padded batches out.
     splits = load_splits(cfg)                      # train / validation (stratified 80/20) / official test
     tokenizer = get_tokenizer(cfg.tokenizer)       # bert-base-uncased WordPiece, bundled, offline
     tokenized = tokenize_splits(splits, tokenizer, cfg.max_length)
+    # or all three in one call: tokenized, tokenizer = prepare(cfg)
     pad = tokenized.pad_token_id
     loader = make_dataloader(tokenized.train, 64, shuffle=True, seed=cfg.seed, pad_token_id=pad)
     for epoch in range(4):
@@ -19,8 +20,9 @@ Modules, one job each: ``catalog`` (the named data sets and their layouts), ``so
 ``batching``, ``errors``, ``config``.
 """
 
+from ..problem_types import ProblemType
 from .batching import BucketedDataLoader, LengthGroupedBatchSampler, PadCollator, make_dataloader, pad_batch
-from .catalog import CLASSIFICATION, REGRESSION, TEXT_JOIN, list_datasets
+from .catalog import TEXT_JOIN, list_datasets
 from .config import DataConfig
 from .errors import (
     ColumnNotFoundError,
@@ -37,7 +39,11 @@ from .errors import (
 )
 from .loading import TextSplits, load_splits
 from .sources import default_cache_dir, locate_dataset
-from .tokenization import TokenizedSplits, encode_texts, get_tokenizer, tokenize_splits
+from .tokenization import TokenizedSplits, encode_texts, get_tokenizer, prepare, tokenize_splits
+
+# The names this package exported before ``ProblemType``; kept for code that imports them.
+CLASSIFICATION = ProblemType.SINGLE_LABEL
+REGRESSION = ProblemType.REGRESSION
 
 __all__ = [
     "CLASSIFICATION",
@@ -56,6 +62,7 @@ __all__ = [
     "LabelSetError",
     "LengthGroupedBatchSampler",
     "MalformedRowError",
+    "ProblemType",
     "PadCollator",
     "TextSplits",
     "TokenizedSplits",
@@ -68,5 +75,6 @@ __all__ = [
     "locate_dataset",
     "make_dataloader",
     "pad_batch",
+    "prepare",
     "tokenize_splits",
 ]

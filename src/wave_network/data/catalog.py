@@ -21,8 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-CLASSIFICATION = "single_label_classification"
-REGRESSION = "regression"
+from ..problem_types import ProblemType
 
 TEXT_JOIN = " "
 """Separator between the columns joined into one text (title and description): one space, as
@@ -108,7 +107,7 @@ class DatasetSpec:
     hub: HubSource | None = None
     test_role: str = "official test split"
     bundled: bool = False
-    problem_type: str = CLASSIFICATION
+    problem_type: str = ProblemType.SINGLE_LABEL.value
     target_range: tuple[float, float] | None = None
 
 
@@ -289,7 +288,7 @@ def _glue_task(
     test_stem: str = "dev",
     hub_test_split: str = "validation",
     column_names: tuple[str, ...] | None = None,
-    problem_type: str = CLASSIFICATION,
+    problem_type: str = ProblemType.SINGLE_LABEL.value,
     target_range: tuple[float, float] | None = None,
 ) -> DatasetSpec:
     """A GLUE task (Wang et al. 2019) as the standard download script lays it out (``<Task>/train.tsv``,
@@ -359,7 +358,7 @@ WNLI = _glue_task(
 STSB = _glue_task(
     "stsb", "STS-B", "STS-B sentence similarity (regression, 0-5 scaled to 0-1), 5,749 train; GLUE dev (1,500) is "
     "the test set (Cer et al. 2017)", (), *_PAIR, label="score", hub_config="stsb", hub_text=("sentence1",),
-    hub_pair=("sentence2",), problem_type=REGRESSION, target_range=(0.0, 5.0),
+    hub_pair=("sentence2",), problem_type=ProblemType.REGRESSION.value, target_range=(0.0, 5.0),
 )  # fmt: skip
 _MNLI3 = ("entailment", "neutral", "contradiction")
 MNLI = _glue_task(

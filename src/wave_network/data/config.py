@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .catalog import CLASSIFICATION, REGRESSION, get_spec
+from ..problem_types import ProblemType
+from .catalog import get_spec
 from .errors import DataConfigError
 
 DEFAULT_TOKENIZER = "bert-base-uncased"
@@ -119,8 +120,11 @@ class DataConfig:
             and len(set(self.label_names)) == len(self.label_names)
         ):
             self._fail("label_names", "distinct non-empty class names, or None")
-        if self.problem_type not in (None, CLASSIFICATION, REGRESSION):
-            self._fail("problem_type", f"None, {CLASSIFICATION!r} or {REGRESSION!r}")
+        if isinstance(self.problem_type, ProblemType):  # stored as the plain value (YAML refuses enum members)
+            self.problem_type = self.problem_type.value
+        single, regression = ProblemType.SINGLE_LABEL.value, ProblemType.REGRESSION.value
+        if self.problem_type not in (None, single, regression):
+            self._fail("problem_type", f"None, {single!r} or {regression!r}")
         if not isinstance(self.tokenizer, str) or not self.tokenizer:
             self._fail("tokenizer", "a tokenizer name or directory")
         # [CLS] and [SEP] alone take two positions.

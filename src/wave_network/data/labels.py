@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .catalog import CLASSIFICATION, REGRESSION
+from ..problem_types import ProblemType
 from .errors import LabelSetError
 
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -58,7 +58,7 @@ class LabelScheme:
     """
 
     names: tuple[str, ...]
-    problem_type: str = CLASSIFICATION
+    problem_type: str = ProblemType.SINGLE_LABEL.value
     offset: int = 0
     lookup: dict[str, int] | None = field(default=None, hash=False)
     by_index: bool = False
@@ -66,7 +66,7 @@ class LabelScheme:
 
     def encode(self, value: object) -> int | float:
         """The target for ``value``; ``ValueError`` when it is not allowed."""
-        if self.problem_type == REGRESSION:
+        if self.problem_type == ProblemType.REGRESSION:
             try:
                 target = float(canonical(value) or "nan")
             except ValueError:
@@ -91,7 +91,7 @@ class LabelScheme:
 
     def allowed(self) -> str:
         """The allowed values, for error messages."""
-        if self.problem_type == REGRESSION:
+        if self.problem_type == ProblemType.REGRESSION:
             return "(finite numbers)" if self.target_range is None else "[{}, {}]".format(*self.target_range)
         if self.lookup is not None:
             shown = "{" + ", ".join(repr(n) for n in self.names) + "}"
@@ -103,14 +103,14 @@ class LabelScheme:
 def integer_scheme(names: Sequence[str], offset: int = 0) -> LabelScheme:
     """Integer-coded labels ``offset .. offset + len(names) - 1`` (catalogued data sets, hub
     ``ClassLabel``)."""
-    return LabelScheme(tuple(names), CLASSIFICATION, offset)
+    return LabelScheme(tuple(names), ProblemType.SINGLE_LABEL.value, offset)
 
 
 def named_scheme(names: Sequence[str]) -> LabelScheme:
     """Labels given as the names themselves or as their 0-based indices (``DataConfig.label_names``)."""
     lookup = {str(i): i for i in range(len(names))}
     lookup.update({n: i for i, n in enumerate(names)})  # a name wins over an index that reads the same
-    return LabelScheme(tuple(names), CLASSIFICATION, 0, lookup, by_index=True)
+    return LabelScheme(tuple(names), ProblemType.SINGLE_LABEL.value, 0, lookup, by_index=True)
 
 
 def inferred_scheme(values: Iterable[object], problem_type: str | None, origin: str = "labels") -> LabelScheme:
@@ -121,8 +121,8 @@ def inferred_scheme(values: Iterable[object], problem_type: str | None, origin: 
     Raises ``LabelSetError`` where a guess would reinterpret the data: labels that mix numbers and names
     (``0``, ``1``, ``sports``), and names that differ only in case (``Sports``, ``sports``)."""
     distinct = {canonical(v) for v in values} - {None, ""}
-    if problem_type == REGRESSION or (problem_type is None and _fractional(distinct)):
-        return LabelScheme((), REGRESSION)
+    if problem_type == ProblemType.REGRESSION or (problem_type is None and _fractional(distinct)):
+        return LabelScheme((), ProblemType.REGRESSION.value)
     numbers = sorted(v for v in distinct if is_number(v))
     names = sorted(v for v in distinct if not is_number(v))
     if numbers and names and problem_type is None:
@@ -142,7 +142,7 @@ def inferred_scheme(values: Iterable[object], problem_type: str | None, origin: 
         ordered = sorted(distinct, key=int)
     else:
         ordered = sorted(distinct)
-    return LabelScheme(tuple(ordered), CLASSIFICATION, 0, {v: i for i, v in enumerate(ordered)})
+    return LabelScheme(tuple(ordered), ProblemType.SINGLE_LABEL.value, 0, {v: i for i, v in enumerate(ordered)})
 
 
 def _shown(values: Sequence[str], limit: int = 4) -> str:

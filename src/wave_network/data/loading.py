@@ -31,7 +31,8 @@ from typing import Any
 import datasets
 from datasets.fingerprint import Hasher
 
-from .catalog import CLASSIFICATION, REGRESSION, TEXT_JOIN, FileSpec, get_spec
+from ..problem_types import ProblemType
+from .catalog import TEXT_JOIN, FileSpec, get_spec
 from .config import DataConfig
 from .errors import DataConfigError, EmptyDatasetError, InvalidLabelError, LabelSetError, MalformedRowError
 from .labels import LabelScheme, inferred_scheme, integer_scheme, is_number, named_scheme
@@ -65,7 +66,7 @@ class TextSplits:
     @property
     def num_labels(self) -> int:
         """Number of classes (1 for regression: one output)."""
-        return len(self.label_names) if self.problem_type == CLASSIFICATION else 1
+        return len(self.label_names) if self.problem_type == ProblemType.SINGLE_LABEL else 1
 
     @property
     def has_pair(self) -> bool:
@@ -173,7 +174,7 @@ def _subset_note(raw: RawData, subsampled: dict) -> str | None:
 def _check_classes(train: datasets.Dataset, scheme: LabelScheme, raw: RawData) -> None:
     """A classifier needs two classes in its training data (one class trains a constant, and leaves a checkpoint
     that cannot be loaded as a classifier)."""
-    if scheme.problem_type != CLASSIFICATION:
+    if scheme.problem_type != ProblemType.SINGLE_LABEL:
         return
     present = train.unique("label")
     if len(present) < 2:
@@ -188,7 +189,7 @@ def _check_classes(train: datasets.Dataset, scheme: LabelScheme, raw: RawData) -
 def _task_notice(scheme: LabelScheme, raw: RawData) -> str:
     """What was inferred from the labels, and how to say otherwise."""
     where = f"column {raw.train_spec.label!r} of {raw.train_origin}"
-    if scheme.problem_type == REGRESSION:
+    if scheme.problem_type == ProblemType.REGRESSION:
         return (
             f"Task: regression, inferred from the fractional labels in {where}; "
             "use --task classification to treat them as class names."
@@ -223,8 +224,8 @@ def _scheme(cfg: DataConfig, raw: RawData) -> tuple[LabelScheme, bool]:
             names = cfg.label_names
         return integer_scheme(names, raw.train_spec.label_offset), False
     spec = get_spec(cfg.dataset) if cfg.train_file is None else None  # with train_file the name is a label
-    if (cfg.problem_type or (spec.problem_type if spec else None)) == REGRESSION:
-        return LabelScheme((), REGRESSION, target_range=spec.target_range if spec else None), False
+    if (cfg.problem_type or (spec.problem_type if spec else None)) == ProblemType.REGRESSION:
+        return LabelScheme((), ProblemType.REGRESSION.value, target_range=spec.target_range if spec else None), False
     if raw.names is not None:
         return named_scheme(raw.names), False
     class_names = class_label_names(raw.train, raw.train_spec.label)
@@ -291,7 +292,7 @@ def _canonical(ds: datasets.Dataset, spec: FileSpec, scheme: LabelScheme, origin
     features = {"text": datasets.Value("string")}
     if spec.text_pair:
         features["text_pair"] = datasets.Value("string")
-    is_classification = scheme.problem_type == CLASSIFICATION
+    is_classification = scheme.problem_type == ProblemType.SINGLE_LABEL
     features["label"] = (
         datasets.ClassLabel(names=list(scheme.names)) if is_classification else datasets.Value("float32")
     )

@@ -15,7 +15,8 @@ from typing import Any
 
 import datasets
 
-from .catalog import CLASSIFICATION, DatasetSpec, FileSpec, HubSource, get_spec
+from ..problem_types import ProblemType
+from .catalog import DatasetSpec, FileSpec, HubSource, get_spec
 from .config import DataConfig
 from .errors import ColumnNotFoundError, DataError, DatasetNotFoundError
 from .readers import describe, read_files, read_hub
@@ -121,7 +122,7 @@ def _read_catalogued(cfg: DataConfig, spec: DatasetSpec, cache: Path) -> RawData
         provenance["train_source"],
         provenance["test_source"],
         names,
-        spec.problem_type == CLASSIFICATION,
+        spec.problem_type == ProblemType.SINGLE_LABEL,
         provenance,
     )
 
@@ -152,7 +153,7 @@ def _from_match(cfg: DataConfig, match: LocalMatch, cache: Path, spec: DatasetSp
         "test_role": _test_role(spec, layout.test),
     }
     test_origin = describe(match.test_files) if match.test_files else None
-    integer_coded = spec is not None and spec.problem_type == CLASSIFICATION and not train_spec.named_labels
+    integer_coded = spec is not None and spec.problem_type == ProblemType.SINGLE_LABEL and not train_spec.named_labels
     return RawData(
         train,
         test,

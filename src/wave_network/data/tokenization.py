@@ -25,12 +25,12 @@ import torch
 from datasets.fingerprint import Hasher
 from transformers import AutoTokenizer, BertTokenizerFast, PreTrainedTokenizerBase
 
+from ..problem_types import ProblemType
 from .batching import pad_batch
-from .catalog import CLASSIFICATION
 from .columns import column_array
-from .config import DEFAULT_TOKENIZER
+from .config import DEFAULT_TOKENIZER, DataConfig
 from .errors import TokenizerNotFoundError
-from .loading import TextSplits
+from .loading import TextSplits, load_splits
 from .sources import bundled_tokenizer_dir, default_cache_dir
 
 # Names that mean the bundled bert-base-uncased vocabulary.
@@ -107,7 +107,7 @@ class TokenizedSplits:
     @property
     def num_labels(self) -> int:
         """Number of classes (1 for regression)."""
-        return len(self.label_names) if self.problem_type == CLASSIFICATION else 1
+        return len(self.label_names) if self.problem_type == ProblemType.SINGLE_LABEL else 1
 
     @property
     def has_pair(self) -> bool:
@@ -214,6 +214,18 @@ def tokenize_splits(
         max_length=max_length,
         provenance=provenance,
     )
+
+
+def prepare(
+    cfg: DataConfig, tokenizer: PreTrainedTokenizerBase | None = None
+) -> tuple[TokenizedSplits, PreTrainedTokenizerBase]:
+    """The data set ``cfg`` describes, split and tokenized: ``load_splits``, then ``tokenize_splits`` with the
+    config's ``max_length`` and ``cache_dir``. ``tokenizer`` is ``cfg.tokenizer`` unless given (a saved model's
+    own). Returns the tokenized splits and the tokenizer; their ``provenance["notices"]`` is for the caller to
+    show."""
+    tokenizer = get_tokenizer(cfg.tokenizer) if tokenizer is None else tokenizer
+    splits = load_splits(cfg)
+    return tokenize_splits(splits, tokenizer, cfg.max_length, cache_dir=cfg.cache_dir), tokenizer
 
 
 def encode_texts(

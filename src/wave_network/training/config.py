@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from ..data import DataConfig
-from ..registry import check_model_overrides, list_models, training_defaults
+from ..registry import check_model_overrides, fits_without_gradients, list_models, training_defaults
 
 PRECISIONS = ("auto", "bf16", "fp32")
 DEVICES = ("auto", "cpu", "cuda")
 TRACKERS = ("none", "tensorboard", "wandb", "mlflow")
+# What only gradient training reads (the optimiser, its schedule, clipping, the training loss's label smoothing).
+GRADIENT_ONLY_FIELDS = ("learning_rate", "weight_decay", "warmup_ratio", "max_grad_norm", "label_smoothing")
 
 
 @dataclass
@@ -27,7 +29,7 @@ class TrainConfig:
         model_overrides: fields of the model's config to change, e.g. ``{"hidden_size": 128}``.
         data: which data set, split and tokenisation (``wave_network.data.DataConfig``; a dict is converted).
         learning_rate: peak AdamW learning rate; ``None`` takes the preset's (the paper's 1e-3 for Wave
-            models).
+            models). Models fitted without gradients (TF-IDF, NBSVM, fastText, majority) have none and ignore it.
         epochs: passes over the training split; ``None`` takes the preset's (the paper's 4).
         batch_size: global batch size, summed over all processes under torchrun (each process gets
             ``batch_size / world_size``); ``None`` takes the preset's (the paper's 64).
@@ -167,10 +169,14 @@ class TrainConfig:
         """A copy with ``learning_rate``, ``epochs``, ``batch_size`` and ``eval_batch_size`` filled in from
         the model's preset or registered recipe; ``early_stopping_patience`` where the preset sets one and this
         config does not; ``label_smoothing`` (the preset's, else 0) where this config leaves it None. A model
-        without a preset or recipe must set the first three explicitly."""
+        without a preset or recipe must set the first three explicitly, except ``learning_rate`` for a model that
+        fits without gradients (``registry.fits_without_gradients``), which builds no optimiser: it stays None."""
         defaults = training_defaults(self.model)
+        needed = ("learning_rate", "epochs", "batch_size")
+        if fits_without_gradients(self.model):
+            needed = needed[1:]
         values = {}
-        for name in ("learning_rate", "epochs", "batch_size"):
+        for name in needed:
             value = getattr(self, name)
             if value is None:
                 if name not in defaults:
@@ -187,6 +193,12 @@ class TrainConfig:
         if self.label_smoothing is None:
             values["label_smoothing"] = float(defaults.get("label_smoothing", 0.0))
         return replace(self, **values)
+
+    def unread_fields(self) -> tuple[str, ...]:
+        """The fields the model's training never reads: ``GRADIENT_ONLY_FIELDS`` for a model fitted without
+        gradients, none otherwise. Two runs that differ only in them are the same run (reuse, resume); runs of
+        the classics written before they lost their placeholder ``learning_rate`` of 1.0 stay reusable."""
+        return GRADIENT_ONLY_FIELDS if fits_without_gradients(self.model) else ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (the nested ``data`` config becomes a dict)."""

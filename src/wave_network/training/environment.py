@@ -1,5 +1,6 @@
-"""Process-wide settings of a run: device, autocast precision, seeds, deterministic algorithms and Ctrl-C
-handling. Each is set for the run and put back afterwards where it is global state."""
+"""Process-wide settings of a run: autocast precision, seeds, deterministic algorithms and Ctrl-C handling (the
+device comes from ``wave_network.devices``). Each is set for the run and put back afterwards where it is global
+state."""
 
 from __future__ import annotations
 
@@ -19,15 +20,6 @@ import numpy as np
 import torch
 
 logger = logging.getLogger("wave_network.training")
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``"auto"`` is CUDA when available, else CPU; under torchrun each process takes GPU ``LOCAL_RANK``."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("TrainConfig.device='cuda' but torch.cuda.is_available() is False")
-    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    return torch.device("cuda", local_rank)
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:

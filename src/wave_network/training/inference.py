@@ -15,11 +15,12 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from .. import baselines  # noqa: F401  (registers the baselines' Auto classes)
 from .. import data as wn_data
 from ..data.tokenization import encode, pad_token_id_of
+from ..devices import resolve_device
 from ..modeling_wave import WaveForSequenceClassification  # noqa: F401  (registers the Wave Auto classes)
+from ..problem_types import ProblemType
 from .checkpoint import damaged, recover_dir
 from .environment import resolve_precision, tune_allocator
 from .evaluation import MODEL_INPUTS, evaluate_model
-from .metrics import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 from .progress import ProgressBars, hide_library_progress_bars
 from .rundir import BEST, LAST, METRICS, RESULTS
 
@@ -52,21 +53,13 @@ def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> tup
             tokenizer = AutoTokenizer.from_pretrained(path)
     except Exception as error:  # SafetensorError, JSON and OS errors of a damaged directory
         raise damaged(path, error) from error
-    return model.to(_device(device)).eval(), tokenizer
-
-
-def _device(device: str | torch.device) -> torch.device:
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    return model.to(resolve_device(device)).eval(), tokenizer
 
 
 def _problem_type(model: Any) -> str:
     problem = getattr(model.config, "problem_type", None)
     if problem is None:
-        return REGRESSION if model.config.num_labels == 1 else SINGLE_LABEL
+        return (ProblemType.REGRESSION if model.config.num_labels == 1 else ProblemType.SINGLE_LABEL).value
     return problem
 
 
@@ -85,12 +78,11 @@ def evaluate(
     tokenised with the tokenizer saved in the model directory; ``precision`` is as in ``TrainConfig``."""
     if split not in ("train", "validation", "test"):
         raise ValueError(f"split={split!r}; expected 'train', 'validation' or 'test'")
-    torch_device = _device(device)
+    torch_device = resolve_device(device)
     with hide_library_progress_bars(quiet):
         model, tokenizer = load_model(model_dir, torch_device)
-        splits = wn_data.load_splits(data_cfg)
-        to_model = _label_map(model, splits.label_names, splits.problem_type)
-        tokenized = wn_data.tokenize_splits(splits, tokenizer, data_cfg.max_length, cache_dir=data_cfg.cache_dir)
+        tokenized, _ = wn_data.prepare(data_cfg, tokenizer)
+    to_model = _label_map(model, tokenized.label_names, tokenized.problem_type)
     for notice in tokenized.provenance.get("notices", []):  # what was inferred, dropped, stripped or cut
         logger.warning(notice)
     dataset = getattr(tokenized, split)
@@ -102,7 +94,7 @@ def evaluate(
         result = evaluate_model(
             model,
             loader,
-            problem_type=splits.problem_type,
+            problem_type=tokenized.problem_type,
             prefix=prefix,
             device=torch_device,
             autocast_dtype=resolve_precision(precision, torch_device),
@@ -118,7 +110,7 @@ def evaluate(
 def _label_map(model: Any, label_names: Sequence[str] | None, problem_type: str) -> list[int] | None:
     """The model's id of each of the data set's label ids, matched by name; ``None`` when they already agree. A
     data set label the model was not trained on is an error that names it."""
-    if problem_type == REGRESSION or not label_names:
+    if problem_type == ProblemType.REGRESSION or not label_names:
         return None
     saved = {str(model.config.id2label[i]): i for i in range(model.config.num_labels)}
     unknown = [str(name) for name in label_names if str(name) not in saved]
@@ -190,7 +182,7 @@ def predict(
     ``label_id`` are ``None`` and ``score`` holds the predicted value.
     """
     _check_texts(texts)
-    torch_device = _device(device)
+    torch_device = resolve_device(device)
     model, tokenizer = load_model(model_dir, torch_device)
     problem = _problem_type(model)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
@@ -213,9 +205,9 @@ def probabilities(logits: torch.Tensor, problem: str) -> torch.Tensor:
     """Class probabilities of logits (N, C): softmax for single-label, sigmoid per label for multi-label; for
     regression the logits themselves (the predicted values)."""
     logits = logits.float()
-    if problem == REGRESSION:
+    if problem == ProblemType.REGRESSION:
         return logits
-    if problem == MULTI_LABEL:
+    if problem == ProblemType.MULTI_LABEL:
         return torch.sigmoid(logits)
     return torch.softmax(logits, dim=-1)
 
@@ -240,16 +232,16 @@ def prediction_records(
 ) -> list[dict[str, Any]]:
     """One ``predict`` record per row of ``logits`` (see ``predict``), with ``top_k`` added for classifiers."""
     records = [_prediction(row, problem, names) for row in logits]
-    if problem != REGRESSION and len(logits):
+    if problem != ProblemType.REGRESSION and len(logits):
         for record, best in zip(records, top_k(probabilities(logits, problem), names, k, threshold), strict=True):
             record["top_k"] = best
     return records
 
 
 def _prediction(logits: torch.Tensor, problem: str, names: list[str]) -> dict[str, Any]:
-    if problem == REGRESSION:
+    if problem == ProblemType.REGRESSION:
         return {"label": None, "label_id": None, "score": float(logits[0]), "probabilities": {}}
-    if problem == MULTI_LABEL:
+    if problem == ProblemType.MULTI_LABEL:
         probs = torch.sigmoid(logits).tolist()
         ids = [i for i, p in enumerate(probs) if p > 0.5]
         return {

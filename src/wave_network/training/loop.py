@@ -22,11 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..problem_types import ProblemType
 from .checkpoint import restore_rng_state
 from .distributed import DistInfo, all_reduce_sum, collective_device
 from .environment import release_free_memory
 from .evaluation import MODEL_INPUTS, evaluate_model, to_device
-from .metrics import SINGLE_LABEL
 from .optim import clip_gradients
 from .progress import ProgressBars
 
@@ -183,13 +183,14 @@ def _train_step(ctx: LoopContext, batch: dict[str, torch.Tensor], callbacks: Cal
     n_local = labels.shape[0]
     # Label smoothing is the loop's, for every model: the model then returns logits only and is not asked for a
     # loss that would be thrown away.
-    smoothing = cfg.label_smoothing if ctx.problem_type == SINGLE_LABEL else 0.0
+    single_label = ctx.problem_type == ProblemType.SINGLE_LABEL
+    smoothing = cfg.label_smoothing if single_label else 0.0
     with ctx.autocast():
         inputs = {k: v for k, v in batch.items() if k in MODEL_INPUTS}
         out = ctx.train_model(**inputs, labels=None if smoothing else labels)
     loss = F.cross_entropy(out.logits.float(), labels.long(), label_smoothing=smoothing) if smoothing else out.loss
     ctx.step_loss = loss.detach()
-    correct = (out.logits.argmax(-1) == labels).sum() if ctx.problem_type == SINGLE_LABEL else labels.new_zeros(())
+    correct = (out.logits.argmax(-1) == labels).sum() if single_label else labels.new_zeros(())
     # One small all-reduce per step: global loss sum, examples, correct predictions, real tokens and the
     # interrupt flag, so every process sees the same numbers and stops (or raises) at the same step.
     stats = torch.stack(
@@ -303,7 +304,7 @@ def _end_epoch(ctx: LoopContext, val_loader: Any, callbacks: Callback) -> None:
         "train_loss": state.epoch_loss_sum / state.epoch_examples if state.epoch_examples else None,
         "train_accuracy": (
             state.epoch_correct / state.epoch_examples
-            if ctx.problem_type == SINGLE_LABEL and state.epoch_examples
+            if ctx.problem_type == ProblemType.SINGLE_LABEL and state.epoch_examples
             else None
         ),
         "lr": ctx.optimizer.param_groups[0]["lr"] if ctx.optimizer is not None else None,
@@ -341,18 +342,12 @@ def fit(ctx: LoopContext, train_loader: Any, val_loader: Any | None, callbacks: 
     return state
 
 
-def fits_without_gradients(model: nn.Module) -> bool:
-    """Whether ``model`` learns without gradients (counting, closed-form solvers): it then has a
-    ``fit_batches(batches)`` method that sees every training batch once, after which ``forward`` returns
-    logits like any other model's. ``train`` calls ``fit_without_gradients`` for it instead of ``fit``."""
-    return callable(getattr(model, "fit_batches", None))
-
-
 def fit_without_gradients(
     ctx: LoopContext, train_loader: Any, val_loader: Any | None, callbacks: Callback
 ) -> TrainState:
-    """The counterpart of ``fit`` for models that learn without gradients: one pass of ``model.fit_batches``
-    over the training batches, then the same validation, logs and checkpoints as a gradient epoch."""
+    """The counterpart of ``fit`` for models that learn without gradients (``capabilities.FitsWithoutGradients``):
+    one pass of ``model.fit_batches`` over the training batches, then the same validation, logs and checkpoints
+    as a gradient epoch."""
     state = ctx.state
     callbacks.on_train_begin(ctx)
     if state.epoch == 0:
@@ -374,6 +369,5 @@ __all__ = [
     "TrainState",
     "fit",
     "fit_without_gradients",
-    "fits_without_gradients",
     "validate",
 ]

@@ -20,10 +20,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-SINGLE_LABEL = "single_label_classification"
-MULTI_LABEL = "multi_label_classification"
-REGRESSION = "regression"
-PROBLEM_TYPES = (SINGLE_LABEL, MULTI_LABEL, REGRESSION)
+from ..problem_types import ProblemType
 
 
 def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], num_labels: int) -> dict:
@@ -76,9 +73,9 @@ def loss_from_logits(logits: torch.Tensor, labels: torch.Tensor, problem_type: s
     however the examples were batched."""
     logits = torch.as_tensor(logits).double()
     labels = torch.as_tensor(labels)
-    if problem_type == REGRESSION:
+    if problem_type == ProblemType.REGRESSION:
         return float(F.mse_loss(logits.reshape(-1), labels.double().reshape(-1)))
-    if problem_type == MULTI_LABEL:
+    if problem_type == ProblemType.MULTI_LABEL:
         return float(F.binary_cross_entropy_with_logits(logits, labels.double()))
     return float(F.cross_entropy(logits, labels.long()))
 
@@ -86,9 +83,9 @@ def loss_from_logits(logits: torch.Tensor, labels: torch.Tensor, problem_type: s
 def predictions_from_logits(logits: np.ndarray, problem_type: str) -> np.ndarray:
     """Class ids (argmax), binary indicators (sigmoid > 0.5, i.e. logit > 0) or regression values."""
     logits = np.asarray(logits)
-    if problem_type == REGRESSION:
+    if problem_type == ProblemType.REGRESSION:
         return logits.reshape(len(logits), -1)[:, 0]
-    if problem_type == MULTI_LABEL:
+    if problem_type == ProblemType.MULTI_LABEL:
         return (logits > 0).astype(int)
     return logits.argmax(axis=-1)
 
@@ -103,12 +100,12 @@ def compute_metrics(
 ) -> dict:
     """All metrics for one split, named ``f"{prefix}_{metric}"`` (``val_accuracy``, ``test_confusion_matrix``,
     ``test_mse``, ...). ``loss`` is the mean loss the model reported over the split."""
-    if problem_type not in PROBLEM_TYPES:
-        raise ValueError(f"problem_type={problem_type!r}; expected one of {PROBLEM_TYPES}")
+    if problem_type not in ProblemType.values():
+        raise ValueError(f"problem_type={problem_type!r}; expected one of {ProblemType.values()}")
     preds = predictions_from_logits(logits, problem_type)
-    if problem_type == REGRESSION:
+    if problem_type == ProblemType.REGRESSION:
         values = regression_metrics(np.asarray(labels, dtype=float).reshape(-1), preds)
-    elif problem_type == MULTI_LABEL:
+    elif problem_type == ProblemType.MULTI_LABEL:
         values = multilabel_metrics(labels, preds)
     else:
         values = classification_metrics(labels, preds, num_labels=np.asarray(logits).shape[-1])
@@ -120,6 +117,6 @@ def compute_metrics(
 def selection_metric(problem_type: str) -> tuple[str, str]:
     """The validation metric that selects the best checkpoint and drives early stopping, and its direction:
     accuracy (higher is better) for classification, loss (lower is better) for regression."""
-    if problem_type == REGRESSION:
+    if problem_type == ProblemType.REGRESSION:
         return "val_loss", "min"
     return "val_accuracy", "max"

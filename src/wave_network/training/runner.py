@@ -22,9 +22,12 @@ from transformers import get_linear_schedule_with_warmup
 
 from .. import config_files, ops
 from .. import data as wn_data
+from ..capabilities import FitsWithoutGradients, NeedsTextStatistics
 from ..configuration_wave import WaveConfig
+from ..devices import resolve_device
 from ..model_card import write_model_card
 from ..presets import list_presets
+from ..problem_types import ProblemType
 from ..registry import create_model
 from . import distributed as ddp
 from .callbacks import (
@@ -43,20 +46,12 @@ from .environment import (
     deterministic_mode,
     graceful_interrupt,
     release_free_memory,
-    resolve_device,
     resolve_precision,
     seed_everything,
     tune_allocator,
 )
-from .loop import (
-    LoopContext,
-    NonFiniteLossError,
-    TrainState,
-    fit,
-    fit_without_gradients,
-    fits_without_gradients,
-)
-from .metrics import REGRESSION, selection_metric
+from .loop import LoopContext, NonFiniteLossError, TrainState, fit, fit_without_gradients
+from .metrics import selection_metric
 from .optim import HybridAdam, build_optimizer, sparse_parameters
 from .progress import ProgressBars, hide_library_progress_bars
 from .resources import (
@@ -119,8 +114,8 @@ def train(
         raise ValueError("train(): pass data and tokenizer together, or neither")
     tune_allocator()
     ops.set_compile(cfg.compile)
-    info = ddp.init_distributed(resolve_device(cfg.device).type)
-    device = resolve_device(cfg.device, info.local_rank)
+    info = ddp.init_distributed(resolve_device(cfg.device, option="TrainConfig.device").type)
+    device = resolve_device(cfg.device, info.local_rank, option="TrainConfig.device")
     try:
         with cpu_threads(cfg.num_threads), deterministic_mode(cfg.deterministic, device):
             return _train(cfg, info, device, list(callbacks), data, tokenizer)
@@ -143,11 +138,10 @@ def _run(cfg, info, device, extra, data, tokenizer, run_dir: RunDir, started: fl
     model = _build_model(cfg, data, tokenizer).to(device)
     resume_state = None
     resuming = bool(cfg.resume) and (run_dir.last / TRAINER_STATE).exists()  # else it starts again from step 0
-    fit_statistics = getattr(model, "fit_text_statistics", None)
-    if callable(fit_statistics) and not resuming:  # a resumed run restores them with the weights
+    if isinstance(model, NeedsTextStatistics) and not resuming:  # a resumed run restores them with the weights
         # Streamed a batch at a time: the token ids of a large corpus as Python lists would cost gigabytes.
         texts = (ids for rows in data.train.select_columns(["input_ids"]).iter(1024) for ids in rows["input_ids"])
-        fit_statistics(texts, list(data.train["labels"]))
+        model.fit_text_statistics(texts, list(data.train["labels"]))
     if resuming:
         load_weights(model, run_dir.last)
         resume_state = load_resume_state(run_dir.last)
@@ -267,10 +261,8 @@ def _run_dir_path(cfg: TrainConfig) -> Path:
 
 
 def _load_data(cfg: TrainConfig, info: ddp.DistInfo) -> tuple[Any, Any]:
-    tokenizer = wn_data.get_tokenizer(cfg.data.tokenizer)
     with ddp.main_process_first(info):  # rank 0 fills the tokenisation cache; the others read it
-        splits = wn_data.load_splits(cfg.data)
-        tokenized = wn_data.tokenize_splits(splits, tokenizer, cfg.data.max_length, cache_dir=cfg.data.cache_dir)
+        tokenized, tokenizer = wn_data.prepare(cfg.data)
     if info.is_main:
         for notice in tokenized.provenance.get("notices", []):  # what was inferred, dropped, stripped or cut
             logger.warning(notice)
@@ -280,7 +272,7 @@ def _load_data(cfg: TrainConfig, info: ddp.DistInfo) -> tuple[Any, Any]:
 def _build_model(cfg: TrainConfig, data: Any, tokenizer: Any) -> torch.nn.Module:
     """``create_model`` sized for the data (labels, vocabulary), with the label names in its config."""
     problem_type = data.problem_type
-    num_labels = 1 if problem_type == REGRESSION else len(data.label_names)
+    num_labels = 1 if problem_type == ProblemType.REGRESSION else len(data.label_names)
     kwargs = {"num_labels": num_labels, "vocab_size": len(tokenizer), "max_length": cfg.data.max_length}
     if getattr(data, "has_pair", False) and cfg.model in list_presets():
         # Sentence pairs: the Wave model gets segment embeddings (the BERT-family baselines have their own).
@@ -304,7 +296,7 @@ def _build_model(cfg: TrainConfig, data: Any, tokenizer: Any) -> torch.nn.Module
         config.problem_type = problem_type
         if callable(getattr(config, "validate", None)):
             config.validate()  # rules that depend on the problem type (WaveConfig) see the data's
-        if problem_type != REGRESSION:
+        if problem_type != ProblemType.REGRESSION:
             config.id2label = {i: str(name) for i, name in enumerate(data.label_names)}
             config.label2id = {str(name): i for i, name in enumerate(data.label_names)}
     return model
@@ -341,7 +333,7 @@ def _make_context(cfg, model, data, tokenizer, device, info, run_dir, steps_per_
         total_steps = min(total_steps, cfg.max_steps)
     optimizer = scheduler = None
     train_model = model
-    if fits_without_gradients(model):
+    if isinstance(model, FitsWithoutGradients):
         if info.enabled:
             raise ValueError(f"model {cfg.model!r} learns without gradients; train it in one process")
     else:
@@ -522,7 +514,8 @@ def _check_resume_settings(run_dir: RunDir, cfg: TrainConfig) -> None:
         return
     before = _flatten(run_dir.read_json(CONFIG).get("train", {}))
     now = _flatten(json.loads(json.dumps(to_jsonable(cfg.to_dict()))))
-    changed = [k for k in sorted(set(before) | set(now)) if k not in _RESUME_FREE and before.get(k) != now.get(k)]
+    free = _RESUME_FREE | set(cfg.unread_fields())
+    changed = [k for k in sorted(set(before) | set(now)) if k not in free and before.get(k) != now.get(k)]
     if changed:
         shown = "; ".join(f"{_config_name(k)} {before.get(k)!r} (now {now.get(k)!r})" for k in changed)
         raise ValueError(
