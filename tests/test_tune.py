@@ -329,3 +329,12 @@ def test_space_types_and_names():
         load_space({"train.learning_rate": {"choices": [1e-3]}, "train.lr": {"choices": [1e-2]}}, empty)
     with pytest.raises(ValueError, match="TuneConfig.metric='test_accuracy'"):
         TuneConfig(space={}, metric="test_accuracy")  # selection never looks at the test split
+
+
+@pytest.mark.parametrize("model", ["transformer-1layer", "fnet", "paper-modulation"])
+def test_the_shipped_search_spaces_load(model):
+    spaces = Path(__file__).resolve().parents[1] / "benchmarks" / "spaces"
+    base = config_files.apply(config_files.load_file(spaces / "lr_base.yaml"), {"model.name": model})
+    assert list(load_space(spaces / "lr.yaml", base)) == ["train.learning_rate"]
+    if model.startswith("paper-"):
+        assert "model.dropout" in load_space(spaces / "wave.yaml", base)
