@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from pathlib import Path
 
@@ -177,7 +176,7 @@ def test_the_trial_of_a_killed_worker_is_failed_and_replaced(files, tmp_path):
     study = optuna.create_study(storage=storage, study_name="k", direction="maximize")
     orphan = study.ask()  # a worker that started a trial, wrote a heartbeat and was killed
     storage.record_heartbeat(orphan._trial_id)
-    time.sleep(2.5)
+    # restarted at once: it waits until the orphan's heartbeat is a grace period old, fails it, and runs a trial
     tune(TuneConfig(space=space, base=base, n_trials=1, output_dir=out, study_name="k", grace_period=1, quiet=True))
     states = [t.state for t in load("k", url).trials]
     assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
@@ -240,8 +239,9 @@ def test_two_workers_share_one_sqlite_study(files, tmp_path):
     run_two_workers(files, tmp_path, storage, "shared", n_trials=4)
     study = load("shared", storage)
     check_shared_study(study, 4)
-    workers = {t.user_attrs["worker"] for t in study.get_trials(states=FINISHED)}
-    assert len(workers) == 2  # both processes ran trials
+    # Each finished trial names its worker. Not asserted: that both ran one (they usually do, but a worker that
+    # starts late on a loaded machine can find the budget taken, which is correct behaviour, not a failure).
+    assert all(":" in t.user_attrs["worker"] for t in study.get_trials(states=FINISHED))
     assert json.loads((tmp_path / "study" / "trials.json").read_text())["counts"]["complete"] >= 1
 
 
@@ -338,3 +338,9 @@ def test_the_shipped_search_spaces_load(model):
     assert list(load_space(spaces / "lr.yaml", base)) == ["train.learning_rate"]
     if model.startswith("paper-"):
         assert "model.dropout" in load_space(spaces / "wave.yaml", base)
+
+
+def test_without_optuna_the_error_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna now raises ImportError
+    with pytest.raises(ImportError, match=r"pip install 'wave-network\[tune\]'"):
+        tune(TuneConfig(space=SPACE, base=BASE))

@@ -28,9 +28,10 @@ interrupted resumes where it stopped when the same command runs again; any SQLAl
 (``postgresql+psycopg2://user@host/db``, ``mysql+pymysql://user@host/db``) lets many workers on many machines
 share one study, each running the same command. ``n_trials`` counts finished trials (complete or pruned) of the
 whole study, over all workers and restarts: a worker starts no trial once the study holds ``n_trials`` finished or
-running ones. A worker writes a heartbeat while its trial runs; the trial of a worker that was killed is marked
-FAIL by the next worker that starts a trial once ``grace_period`` seconds passed without a heartbeat, and another
-trial takes its place. A trial that raises is recorded as FAIL with its error and the study goes on; a worker
+running ones; while running trials take the rest of the budget it waits for them, so that its report covers
+the whole study. A worker writes a heartbeat while its trial runs; the trial of a worker that was killed is marked
+FAIL once ``grace_period`` seconds passed without a heartbeat (a restarted worker waits that long at most), and
+another trial takes its place. A trial that raises is recorded as FAIL with its error and the study goes on; a worker
 stops after ``MAX_FAILURES_IN_A_ROW`` failures in a row (a broken base configuration, not an unlucky point). A
 trial whose loss became non-finite is recorded as PRUNED (stop reason ``non-finite loss``), so the sampler learns
 to avoid the region instead of ignoring it. Two workers that ask for the last trial at the same moment can
@@ -703,6 +704,7 @@ def _optimize(optuna, cfg, base, space, objective, study_name, storage_url, outp
     )
     started = time.monotonic()
     failures = 0
+    waiting = False
     try:
         while True:
             with warnings.catch_warnings():
@@ -711,18 +713,37 @@ def _optimize(optuna, cfg, base, space, objective, study_name, storage_url, outp
                 optuna.storages.fail_stale_trials(study)
             counts = _counts(study)
             finished = counts["complete"] + counts["pruned"]
-            if finished + counts["running"] >= cfg.n_trials:
-                break
             if cfg.timeout is not None and time.monotonic() - started >= cfg.timeout:
                 logger.info("timeout of %g s reached: no new trial", cfg.timeout)
                 break
+            if finished >= cfg.n_trials:
+                break
+            if finished + counts["running"] >= cfg.n_trials:
+                # The budget is taken by running trials: other workers' (the report waits for them), or that of a
+                # killed worker, which is failed once its heartbeat is grace_period seconds old and then replaced.
+                if not waiting:
+                    logger.info(
+                        "waiting for %d running trial(s): other workers', or a killed worker's, failed after %d s "
+                        "without a heartbeat",
+                        counts["running"],
+                        cfg.grace_period,
+                    )
+                waiting = True
+                time.sleep(min(10, max(1, cfg.grace_period // 3)))
+                continue
+            waiting = False
             study.sampler = _make_sampler(optuna, cfg.seed, cfg.n_trials, sum(counts.values()))
             study.optimize(objective, n_trials=1, catch=(Exception,))
             failures = failures + 1 if objective.outcome == "fail" else 0
             if failures >= MAX_FAILURES_IN_A_ROW:
                 break
-    finally:
-        files = write_report(study, output_dir, base=base, n_trials=cfg.n_trials, seed=cfg.seed)
+    except BaseException:  # an interrupt or a storage error: report what there is, then let it propagate
+        try:
+            write_report(study, output_dir, base=base, n_trials=cfg.n_trials, seed=cfg.seed)
+        except Exception as exc:
+            logger.warning("the report could not be written: %s", exc)
+        raise
+    files = write_report(study, output_dir, base=base, n_trials=cfg.n_trials, seed=cfg.seed)
     if failures >= MAX_FAILURES_IN_A_ROW:
         raise RuntimeError(
             f"{failures} trials failed in a row, this worker stopped (the study resumes when the command runs "
@@ -899,7 +920,8 @@ def trials_markdown(summary: dict[str, Any]) -> str:
         row = " | ".join(f"{mark}{c}{mark}" if c else c for c in cells)
         lines.append(f"| {row} | {_cell(stop).replace('|', '/')[:80]} |")
     if best is not None:
-        tests = ", ".join(f"{k} {_cell(v)}" for k, v in best["test_metrics"].items())
+        shown = ("test_accuracy", "test_f1_macro", "test_loss", "test_pearson")  # all of them are in trials.json
+        tests = ", ".join(f"{k} {_cell(v)}" for k, v in best["test_metrics"].items() if k in shown)
         lines += [
             "",
             f"Best: trial {best['number']}, {metric} {_cell(best['value'])}; `wave-network train --config "
