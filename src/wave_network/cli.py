@@ -91,8 +91,14 @@ _FLAGS = {
     "DataConfig.max_train_samples": "--max-train-samples",
     "DataConfig.seed": "--seed",
     "resume=True": "--resume",
+    "TuneConfig.n_trials": "--trials",
+    "TuneConfig.timeout": "--timeout",
+    "TuneConfig.direction": "--direction",
+    "TuneConfig.metric": "--metric",
+    "TuneConfig.pruner": "--pruner",
+    "TuneConfig.study_name": "--study-name",
 }
-_CONFIG_NAME = re.compile(r"\b(?:TrainConfig|DataConfig)\.\w+|\bresume=True\b")
+_CONFIG_NAME = re.compile(r"\b(?:TrainConfig|DataConfig|TuneConfig)\.\w+|\bresume=True\b")
 _OVERRIDE = re.compile(r"(?:\bTrainConfig\.model_overrides\['(\w+)'\]|\bWaveConfig\.(\w+))")
 _CONFIG_FIELD = re.compile(r"\b(?:TrainConfig|DataConfig)\.(\w+)")
 
@@ -661,47 +667,64 @@ def reproduce(
 @app.command(rich_help_panel=SUITES)
 @_handled
 def tune(
-    config: Path | None = _opt(None, "--config", "-c", panel=RUN, help="The base run configuration (YAML or JSON)."),
-    space: Path = _opt(..., "--space", panel=RUN, help="The search space: a YAML file of dotted field: range."),
+    config: Path | None = _opt(
+        None, "--config", "-c", panel=RUN, help="Base run configuration (model, data, train) every trial starts from."
+    ),
+    space: Path = _opt(
+        ..., "--space", panel=RUN, help="Search space YAML: SECTION.FIELD: {low, high[, log, step, type]} or {choices}."
+    ),
     set_: list[str] | None = SET,
-    trials: int = _opt(20, "--trials", min=1, panel=RUN, help="Trials in total, over all workers of the study."),
-    timeout: float | None = _opt(None, "--timeout", panel=RUN, help="Stop this worker after this many seconds."),
-    study_name: str | None = _opt(None, "--study-name", panel=RUN, help="Study name (default: from --space)."),
+    trials: int = _opt(20, "--trials", "-n", min=1, panel=RUN, help="Finished trials of the study, over all workers."),
+    timeout: float | None = _opt(None, "--timeout", panel=RUN, help="Start no new trial after this many seconds."),
+    study_name: str | None = _opt(
+        None, "--study-name", panel=RUN, help="Study name (default <model>-<dataset>); the same name resumes it."
+    ),
     storage: str | None = _opt(
         None,
         "--storage",
         panel=RUN,
-        help="Optuna storage URL (default sqlite:///OUTPUT_DIR/study.db); a PostgreSQL or MySQL URL lets many "
-        "workers on many machines share one study.",
+        help="Optuna storage URL (default sqlite:///OUTPUT_DIR/study.db); postgresql+psycopg2://... or "
+        "mysql+pymysql://... lets workers on many machines share one study.",
     ),
-    metric: str | None = _opt(None, "--metric", panel=RUN, help="Validation metric to optimise (default: the run's)."),
-    pruner: str = _opt("median", "--pruner", panel=RUN, help="median (prune on per-epoch validation) or none."),
-    seed: int = _opt(42, "--seed", panel=RUN, help="Seed of the TPE sampler."),
-    output_dir: str | None = OUTPUT_DIR,
+    metric: str | None = _opt(
+        None,
+        "--metric",
+        panel=RUN,
+        help="Validation metric to optimise (default: val_accuracy; val_loss for regression).",
+    ),
+    direction: str | None = _opt(
+        None, "--direction", panel=RUN, help="maximize or minimize (default: from the metric)."
+    ),
+    pruner: str = _opt("median", "--pruner", panel=RUN, help="median (stop a trial below the median) or none."),
+    seed: int = _opt(42, "--seed", panel=RUN, help="Seed of the TPE sampler (the runs use train.seed)."),
+    output_dir: str | None = _opt(
+        None, "--output-dir", "-o", panel=OUTPUT, help="Trial run directories and the report (runs/tune/<study>)."
+    ),
     quiet: bool | None = QUIET,
 ) -> None:
-    """Search hyperparameters with Optuna (TPE, pruning on per-epoch validation). Every trial is a run directory;
-    the best trial is written as best.yaml, which `wave-network train --config` accepts. Run the same command on
-    several machines with one --storage URL to share the work; an interrupted study resumes."""
-    from .tune import TuneConfig, run_tune
+    """Search hyperparameters with Optuna: one training run per trial (TPE sampler, median pruning on each
+    validation), selected on the validation split; an interrupted study resumes when the command runs again. Writes
+    best.yaml (`train --config best.yaml` trains the best trial), trials.json, trials.md, history.png and
+    importance.png. Several workers, on one machine or many, share a study through one --storage URL."""
+    from .tune import TuneConfig, format_summary
+    from .tune import tune as run_tune
 
     cfg = TuneConfig(
-        base=config,
         space=space,
-        overrides=config_files.parse_overrides(set_),
+        base=config,
+        overrides=set_ or [],
         n_trials=trials,
         timeout=timeout,
         study_name=study_name,
         storage=storage,
         output_dir=output_dir,
         metric=metric,
-        pruner=pruner,
+        direction=direction,
         seed=seed,
+        pruner=pruner,
         quiet=bool(quiet),
     )
-    result = run_tune(cfg)
-    console.print(result.markdown_path.read_text())
-    console.print(f"best config: {result.best_config_path}  trials: {result.json_path}")
+    console.print(format_summary(run_tune(cfg)), highlight=False, markup=False)
 
 
 # --- analyses -----------------------------------------------------------------------------------------------
