@@ -245,6 +245,7 @@ def train(
     """Train a model, select the best epoch on a validation split carved from the training data, evaluate it on
     the test set once, and write a run directory (config, metrics, results, checkpoint, plots)."""
     from .data import DataError
+    from .reporting import report_run
     from .training import NonFiniteLossError, TrainConfig
     from .training import train as run_training
 
@@ -289,6 +290,7 @@ def train(
     except (DataError, NonFiniteLossError, ValueError, KeyError, FileExistsError, FileNotFoundError, OSError) as exc:
         _fail(_text(exc))
     if result.results is not None:
+        report_run(result.run_dir)  # the run's figures, drawn from the records it wrote
         print_results(result.results)
 
 
@@ -544,9 +546,10 @@ def compare(
     """Train several models on the same data, splits and budget and print one table: accuracy, macro F1,
     parameters, peak memory, training time and tokens/s, inference latency. One model failing (a missing extra,
     no weights offline) is reported in the table; the others still run."""
-    from .compare import CompareConfig, _pct
+    from .compare import CompareConfig
     from .compare import compare as run_compare
     from .data import DataError
+    from .reporting import pct as _pct
 
     per_model = _per_model_overrides(set_)
     model_epochs = _overrides(epochs_for or [])
