@@ -88,7 +88,7 @@ def plot_glue(cfg: Any, tasks: dict[str, Any], path: Path) -> None:
             means.append(100 * stats["mean"] if stats.get("mean") is not None else np.nan)
             errs.append(100 * stats["std"] if stats.get("std") is not None else 0.0)
         ax.bar(np.arange(len(shown)) + i * width, means, width, yerr=errs, label=model, capsize=2,
-               color=styles[model].color, edgecolor="#333333", linewidth=0.5)  # fmt: skip
+               color=styles[model].color, edgecolor="#333333", linewidth=0.5, ecolor="#777777")  # fmt: skip
     ax.set_xticks(np.arange(len(shown)) + width * (len(cfg.models) - 1) / 2)
     ax.set_xticklabels([f"{t}\n({GLUE_METRICS[t][0]})" for t in shown])
     ax.set_ylabel("GLUE dev score x 100")
