@@ -141,12 +141,12 @@ def plot_records(records: list[dict]) -> Any:
     points = [Point(r["model"], r["epoch_time_s"], 100 * r["test_accuracy"], label=r["dataset"]) for r in records]
     labels = scatter_models(ax, points, size=40)
     ax.margins(x=0.12, y=0.08)  # room for the labels at the edge points, which the layout does not see
-    log_axis(ax, "x")
     ax.set_xlabel("seconds per training epoch (log scale)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Wave presets on real data (this machine's CPU)")
     ax.grid(alpha=0.3)
     ax.legend()
+    log_axis(ax, "x")
     place_labels(fig, labels)
     return fig
 

@@ -268,7 +268,6 @@ def plot(record: dict, path: Path) -> None:
             if entry["mean"] is not None and entry["train_tokens_per_s"]  # not run, or trained on a GPU only
         ]
         scatter_models(ax, points, styles, size=36)
-        log_axis(ax, "x")
         ax.set_xlabel("training tokens/s on the CPU (log)")
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(dataset)
@@ -277,6 +276,8 @@ def plot(record: dict, path: Path) -> None:
         handles |= dict(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
     fig.legend([handles[n] for n in names if n in handles], [n for n in names if n in handles],
                loc="outside right upper", fontsize=7)  # fmt: skip
+    for ax in axes[0]:
+        log_axis(ax, "x")  # once the legend has taken its room: the ticks are fitted to the final width
     fig.savefig(path)
 
 

@@ -20,7 +20,7 @@ from .analysis import (
     plot_gradients,
     plot_independence,
 )
-from .compare import fmt, pct, plot_comparison, render_markdown
+from .compare import comparison_figure, fmt, pct, plot_comparison, render_markdown
 from .figures import Point, scatter_models
 from .glue import glue_markdown, plot_glue
 from .reproduce import reproduce_markdown
@@ -29,6 +29,7 @@ from .style import (
     MODEL_STYLES,
     ModelStyle,
     annotate_points,
+    boxes_overlap,
     compact_number,
     label_box,
     log_axis,
@@ -36,6 +37,7 @@ from .style import (
     model_styles,
     new_figure,
     place_labels,
+    tick_label_boxes,
 )
 
 __all__ = [
@@ -43,7 +45,9 @@ __all__ = [
     "ModelStyle",
     "Point",
     "annotate_points",
+    "boxes_overlap",
     "compact_number",
+    "comparison_figure",
     "complexity_markdown",
     "convergence_markdown",
     "fmt",
@@ -69,4 +73,5 @@ __all__ = [
     "report_run",
     "reproduce_markdown",
     "scatter_models",
+    "tick_label_boxes",
 ]

@@ -8,7 +8,7 @@ from typing import Any
 from .figures import Point, scatter_models
 from .style import log_axis, new_figure
 
-__all__ = ["fmt", "pct", "plot_comparison", "render_markdown"]
+__all__ = ["comparison_figure", "fmt", "pct", "plot_comparison", "render_markdown"]
 
 
 def fmt(value: Any, spec: str) -> str:
@@ -68,30 +68,39 @@ def render_markdown(record: dict[str, Any]) -> str:
     )
 
 
+# The two plots of a comparison: (row key on the x axis, axis label).
+_PLOTS = {
+    "time": ("train_time_s", "training time (s, log scale)"),
+    "params": ("params_total", "parameters, total (log scale)"),
+}
+
+
 def plot_comparison(record: dict[str, Any], time_path: Path, params_path: Path) -> list[Path]:
-    """Test accuracy against training time, and against parameter count (log axes), one point per model.
+    """Test accuracy against training time, and against parameter count (log axes), one point per model."""
+    for path, kind in ((time_path, "time"), (params_path, "params")):
+        comparison_figure(record, kind).savefig(path)
+    return [time_path, params_path]
+
+
+def comparison_figure(record: dict[str, Any], kind: str) -> Any:
+    """Test accuracy against ``kind`` (``"time"``: training seconds, ``"params"``: total parameters), one point
+    per model, as a ``matplotlib.figure.Figure``.
 
     Models are told apart by colour and marker in a legend ordered by accuracy, best first, rather than by
     labels at the points: points of similar models nearly coincide, and their labels would overlap.
     """
+    key, label = _PLOTS[kind]
     ok = [r for r in record["rows"] if r.get("status") == "ok" and r.get("test_accuracy") is not None]
     ok.sort(key=lambda r: -r["test_accuracy"])
-    written = []
-    for path, key, label in (
-        (time_path, "train_time_s", "training time (s, log scale)"),
-        (params_path, "params_total", "parameters, total (log scale)"),
-    ):
-        fig = new_figure((8.4, 4.4), dpi=120)
-        ax = fig.subplots()
-        points = [Point(r["model"], max(r.get(key) or 0, 1e-3), 100 * r["test_accuracy"]) for r in ok]
-        scatter_models(ax, points)
-        log_axis(ax, "x")
-        ax.set_xlabel(label)
-        ax.set_ylabel("test accuracy (%)")
-        ax.set_title(f"{record['dataset']} (max length {record['max_length']}, seed {record['seed']})")
-        ax.grid(True, alpha=0.3)
-        if points:
-            fig.legend(loc="outside right upper", fontsize=8, title="best first", title_fontsize=8)
-        fig.savefig(path)
-        written.append(path)
-    return written
+    fig = new_figure((8.4, 4.4), dpi=120)
+    ax = fig.subplots()
+    points = [Point(r["model"], max(r.get(key) or 0, 1e-3), 100 * r["test_accuracy"]) for r in ok]
+    scatter_models(ax, points)
+    ax.set_xlabel(label)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"{record['dataset']} (max length {record['max_length']}, seed {record['seed']})")
+    ax.grid(True, alpha=0.3)
+    if points:
+        fig.legend(loc="outside right upper", fontsize=8, title="best first", title_fontsize=8)
+    log_axis(ax, "x")
+    return fig

@@ -134,34 +134,68 @@ def compact_number(value: float) -> str:
     return f"{value:.3g}"
 
 
-def log_axis(ax: Any, axis: str = "x", label_width: int = 5) -> None:
+# Tick positions within a decade, densest first: 1-9, 1-2-5, 1-3, whole decades.
+_LOG_SUBS = ((1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0), (1.0, 2.0, 5.0), (1.0, 3.0), (1.0,))
+
+
+def log_axis(ax: Any, axis: str = "x") -> None:
     """Put ``axis`` of ``ax`` on a log scale whose tick labels do not collide.
 
-    matplotlib's default labels the minor ticks (``2x10^1 3x10^1 4x10^1 ...``) when the data span less than about
-    a decade, and those overlap. Here only major ticks are labelled, in compact numbers; 1-2-5 steps within a
-    decade when the data span at most two decades, else whole decades, thinned to fit the axis (at most one label
-    per ``label_width`` characters of axis length, measured at the current figure size). Call it after the data
-    are drawn: it reads the limits.
+    matplotlib's default labels the minor ticks (``2x10^1 3x10^1 4x10^1 ...``) when the data span about a decade
+    or less, and those run into each other. Here only major ticks are labelled, in compact numbers, at the densest
+    of 1-9, 1-2-5, 1-3 steps or whole decades (thinned further when needed) whose labels, as drawn at the
+    figure's size, do not touch. Call it once the data and any outside legend are drawn: it measures.
     """
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     getattr(ax, f"set_{axis}scale")("log")
-    lo, hi = ax.get_xlim() if axis == "x" else ax.get_ylim()
-    lo, hi = sorted((abs(lo) or 1e-12, abs(hi) or 1e-12))
-    decades = math.log10(hi / lo)
-    fig = ax.get_figure()
-    box = ax.get_position()
-    inches = box.width * fig.get_figwidth() if axis == "x" else box.height * fig.get_figheight()
-    # A label of ``label_width`` characters at 8-10 pt is about 0.1 inch per character.
-    fit = max(2, int(inches / (0.1 * label_width)) if axis == "x" else int(inches / 0.3))
-    if decades <= 2 and 3 * max(decades, 1) <= fit:
-        subs: Sequence[float] = (1.0, 2.0, 5.0)
-    else:
-        subs = (1.0,)
     target = getattr(ax, f"{axis}axis")
-    target.set_major_locator(LogLocator(base=10, subs=subs, numticks=fit + 2))
     target.set_major_formatter(FuncFormatter(lambda value, _pos: compact_number(value)))
     target.set_minor_formatter(NullFormatter())
+    fig = ax.get_figure(root=True)
+    fig.draw_without_rendering()
+    box = ax.get_window_extent()
+    lo, hi = sorted(abs(v) for v in (ax.get_xlim() if axis == "x" else ax.get_ylim()))
+    per_decade = (box.width if axis == "x" else box.height) / max(math.log10(hi / lo), 1e-9)  # pixels
+    font = target.get_ticklabels()[0].get_size() * fig.dpi / 72 if target.get_ticklabels() else 10.0
+    # A step that leaves less than about three digits' width between ticks cannot fit: not worth a draw.
+    subs_that_may_fit = [subs for subs in _LOG_SUBS if _min_step(subs) * per_decade >= 2 * font]
+    choices = [LogLocator(base=10, subs=subs) for subs in subs_that_may_fit]
+    choices += [LogLocator(base=10, subs=(1.0,), numticks=n) for n in (6, 4, 3, 2)]  # every 2nd, 3rd ... decade
+    fallback = None
+    for locator in choices:
+        target.set_major_locator(locator)
+        labels = tick_label_boxes(ax, axis)
+        if boxes_overlap(labels):
+            continue
+        if len(labels) >= 2:
+            return
+        fallback = fallback or locator  # one label only: keep looking for two, else use the densest such
+    target.set_major_locator(fallback or choices[-1])
+
+
+def _min_step(subs: Sequence[float]) -> float:
+    """The smallest distance in decades between neighbouring ticks at ``subs`` of every decade."""
+    steps = [math.log10(b / a) for a, b in zip(subs, (*subs[1:], 10 * subs[0]), strict=True)]
+    return min(steps)
+
+
+def tick_label_boxes(ax: Any, axis: str = "x") -> list[Any]:
+    """Pixel extents of the tick labels ``axis`` of ``ax`` shows (within its limits, non-empty), after a layout
+    pass: what must not collide."""
+    fig = ax.get_figure(root=True)
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    target = getattr(ax, f"{axis}axis")
+    lo, hi = sorted(ax.get_xlim() if axis == "x" else ax.get_ylim())
+    boxes = []
+    for tick in target.get_major_ticks():
+        if not lo <= tick.get_loc() <= hi:
+            continue
+        for label in (tick.label1, tick.label2):
+            if label.get_visible() and label.get_text():
+                boxes.append(label.get_window_extent(renderer))
+    return boxes
 
 
 # --- labels that do not overlap --------------------------------------------------------------------------------------
