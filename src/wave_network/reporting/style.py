@@ -152,7 +152,7 @@ def log_axis(ax: Any, axis: str = "x") -> None:
     target = getattr(ax, f"{axis}axis")
     target.set_major_formatter(FuncFormatter(lambda value, _pos: compact_number(value)))
     target.set_minor_formatter(NullFormatter())
-    fig = ax.get_figure(root=True)
+    fig = ax.figure
     fig.draw_without_rendering()
     box = ax.get_window_extent()
     lo, hi = sorted(abs(v) for v in (ax.get_xlim() if axis == "x" else ax.get_ylim()))
@@ -183,7 +183,7 @@ def _min_step(subs: Sequence[float]) -> float:
 def tick_label_boxes(ax: Any, axis: str = "x") -> list[Any]:
     """Pixel extents of the tick labels ``axis`` of ``ax`` shows (within its limits, non-empty), after a layout
     pass: what must not collide."""
-    fig = ax.get_figure(root=True)
+    fig = ax.figure
     fig.draw_without_rendering()
     renderer = fig.canvas.get_renderer()
     target = getattr(ax, f"{axis}axis")
