@@ -431,27 +431,26 @@ def render_markdown(record: dict[str, Any]) -> str:
 
 
 def plot(record: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Training throughput and peak memory per run, each bar in its model's colour."""
+    from wave_network.reporting import log_axis, model_styles, new_figure
 
     names = list(record["runs"])
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    styles = model_styles(record["runs"][n]["model"] for n in names)
+    colors = [styles[record["runs"][n]["model"]].color for n in names]
+    fig = new_figure((12, 4.5), dpi=120)
+    axes = fig.subplots(1, 2)
     speeds = [record["runs"][n].get("train_tokens_per_s") or 0 for n in names]
     memory = [record["runs"][n]["peak_rss_mb"] for n in names]
-    axes[0].barh(names, speeds, color="tab:blue")
-    axes[0].set_xscale("log")
+    axes[0].barh(names, speeds, color=colors, edgecolor="#333333", linewidth=0.5)
+    log_axis(axes[0], "x")
     axes[0].set_xlabel("training tokens/s (log)")
-    axes[1].barh(names, memory, color="tab:orange")
+    axes[1].barh(names, memory, color=colors, edgecolor="#333333", linewidth=0.5)
     axes[1].set_xlabel("peak RSS of the training process (MB)")
     for ax in axes:
         ax.invert_yaxis()
     axes[1].set_yticklabels([])
     fig.suptitle(f"{record['cpu']}, {record['threads']} threads")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    fig.savefig(path)
 
 
 def main() -> None:

@@ -27,6 +27,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from wave_network.reporting import Point, log_axis, model_styles, new_figure, scatter_models
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 RUNS = ROOT / "runs" / "benchmarks"
@@ -252,27 +254,31 @@ def markdown(record: dict) -> str:
 
 
 def plot(record: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Test accuracy against CPU training throughput per data set; every rung and classic in its own colour and
+    marker (a registered model's own, the same as in every other figure), one legend for all panels."""
     datasets = list(record["datasets"])
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
+    names = list(dict.fromkeys(name for info in record["datasets"].values() for name in info["rows"]))
+    styles = model_styles(names)
+    fig = new_figure((5 * len(datasets) + 2.5, 4))
+    axes = fig.subplots(1, len(datasets), squeeze=False)
     for ax, dataset in zip(axes[0], datasets, strict=True):
-        for name, entry in record["datasets"][dataset]["rows"].items():
-            if entry["mean"] is None or not entry["train_tokens_per_s"]:
-                continue  # not run, or no CPU throughput (trained on a GPU)
-            ax.errorbar(entry["train_tokens_per_s"], entry["mean"], yerr=entry["std"] or 0, fmt="o", capsize=3,
-                        label=name)  # fmt: skip
-        ax.set_xscale("log")
+        points = [
+            Point(name, entry["train_tokens_per_s"], entry["mean"], yerr=entry["std"])
+            for name, entry in record["datasets"][dataset]["rows"].items()
+            if entry["mean"] is not None and entry["train_tokens_per_s"]  # not run, or trained on a GPU only
+        ]
+        scatter_models(ax, points, styles, size=36)
         ax.set_xlabel("training tokens/s on the CPU (log)")
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(dataset)
-        ax.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    handles = {}
+    for ax in axes[0]:
+        handles |= dict(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+    fig.legend([handles[n] for n in names if n in handles], [n for n in names if n in handles],
+               loc="outside right upper", fontsize=7)  # fmt: skip
+    for ax in axes[0]:
+        log_axis(ax, "x")  # once the legend has taken its room: the ticks are fitted to the final width
+    fig.savefig(path)
 
 
 def main() -> None:

@@ -97,6 +97,7 @@ def test_the_report_files_hold_every_model(compared):
     assert len(failed) == 1 and "no-such-checkpoint" in failed[0]
     for model in OK:
         assert (cfg.run_dir(model) / "results.json").exists(), model
+        assert (cfg.run_dir(model) / "training_curves.png").exists(), model  # drawn by report_run after training
 
 
 def test_a_second_compare_reuses_the_finished_runs(compared, tmp_path):

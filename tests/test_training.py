@@ -16,6 +16,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from wave_network import registry
 from wave_network.data import DataConfig, load_splits
 from wave_network.modeling_wave import WaveForSequenceClassification
+from wave_network.reporting import report_run
 from wave_network.training import Callback, NonFiniteLossError, TrainConfig, evaluate, predict, train
 from wave_network.training.environment import resolve_precision
 
@@ -86,14 +87,11 @@ def test_tiny_run_learns_a_real_signal(learned_run):
 
 def test_run_directory_is_the_full_record(learned_run):
     run = learned_run.run_dir
-    for name in (
-        "config.json",
-        "metrics.jsonl",
-        "results.json",
-        "training_curves.png",
-        "confusion_matrix.png",
-    ):
+    for name in ("config.json", "metrics.jsonl", "results.json"):
         assert (run / name).is_file(), name
+    assert not list(run.glob("*.png"))  # training writes records; figures are drawn from them afterwards
+    written = report_run(run)
+    assert [p.name for p in written] == ["training_curves.png", "confusion_matrix.png"]
     for name in ("training_curves.png", "confusion_matrix.png"):
         assert Image.open(run / name).size[0] > 100
     results = json.loads((run / "results.json").read_text())
@@ -325,7 +323,8 @@ def test_regression_runs_select_on_validation_loss_and_predict_scores(tmp_path, 
     assert result.monitor == "val_loss" and result.results["selection"]["mode"] == "min"
     assert result.results["problem_type"] == "regression"
     assert {"val_mse", "val_pearson", "test_mse", "test_spearman"} <= set(result.metrics)
-    assert "test_accuracy" not in result.metrics and not (result.run_dir / "confusion_matrix.png").exists()
+    assert "test_accuracy" not in result.metrics
+    assert [p.name for p in report_run(result.run_dir)] == ["training_curves.png"]  # no confusion matrix
     [pred] = predict(result.run_dir, ["a short sentence"], device="cpu")
     assert pred["label"] is None and isinstance(pred["score"], float)
 

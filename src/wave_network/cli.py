@@ -350,6 +350,7 @@ def train(
 
     Settings come from --config (a file with model/data/train sections), then the flags, then --set.
     """
+    from .reporting import report_run
     from .training import train as run_training
 
     flags = {
@@ -393,6 +394,7 @@ def train(
         _fail(_text(exc), dotted=config is not None)
     result = run_training(cfg)
     if result.results:
+        report_run(result.run_dir)  # the run's figures, drawn from the records it wrote
         console.print(console_tables.run_table(result.results))
         subset = (result.results.get("dataset_provenance") or {}).get("subset_note")
         if subset:

@@ -25,13 +25,26 @@ from typing import Any
 from .baselines.checkpoints import checkpoint_label
 from .data import DataConfig
 from .registry import describe_model
+from .reporting.compare import fmt, pct, plot_comparison, render_markdown
 from .runsets import RunSetConfig, child_guard, epochs_for_dataset, in_subprocess, run_dir_name, run_model
 from .training.config import TrainConfig
 from .training.rundir import CONFIG, ERROR, LATENCY, RESULTS, to_jsonable
 
 logger = logging.getLogger("wave_network.compare")
 
-__all__ = ["CompareConfig", "CompareResult", "compare", "epochs_for_dataset", "measure_latency", "write_report"]
+# The table and plots are drawn by wave_network.reporting.compare; their names stay importable from here.
+__all__ = [
+    "CompareConfig",
+    "CompareResult",
+    "compare",
+    "epochs_for_dataset",
+    "fmt",
+    "measure_latency",
+    "pct",
+    "plot_comparison",
+    "render_markdown",
+    "write_report",
+]
 
 
 DEFAULT_MODELS = (
@@ -247,95 +260,7 @@ def write_report(cfg: CompareConfig, rows: list[dict[str, Any]]) -> CompareResul
     return CompareResult(rows=rows, json_path=json_path, markdown_path=markdown_path, plot_paths=plots)
 
 
-def _fmt(value: Any, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else format(100 * value, ".2f")
-
-
 def _headline(row: dict[str, Any]) -> str:
     if row.get("test_accuracy") is not None:
         return f"test accuracy {row['test_accuracy']:.4f}"
     return f"test Pearson {row.get('test_pearson')}"
-
-
-def render_markdown(record: dict[str, Any]) -> str:
-    """The comparison table, one row per model, failures included with their reason."""
-    rows = record["rows"]
-    header = (
-        "| model | test acc. | macro F1 | params (total / non-emb.) | peak MB | train s | train tok/s "
-        "| ms/text (batch 1 / batched) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n"
-    )
-    lines = []
-    notes = []
-    for row in rows:
-        name = f"`{row['model']}`"
-        if row.get("status") != "ok":
-            lines.append(f"| {name} | failed | | | | | | |")
-            notes.append(f"- `{row['model']}` failed: {row.get('error')}")
-            continue
-        if row.get("checkpoint") and row["model"] in ("bert", "transformer-1layer"):
-            name += f" ({row['checkpoint']})"
-        params = f"{_fmt(row['params_total'], ',')} / {_fmt(row['params_non_embedding'], ',')}"
-        latency = f"{_fmt(row.get('latency_ms_batch1'), '.2f')} / {_fmt(row.get('latency_ms_batched'), '.3f')}"
-        lines.append(
-            f"| {name} | {_pct(row['test_accuracy'])} | {_pct(row['test_f1_macro'])} "
-            f"| {params} | {_fmt(row.get('peak_memory_mb'), ',.0f')} | {_fmt(row.get('train_time_s'), ',.1f')} "
-            f"| {_fmt(row.get('train_tokens_per_s'), ',.0f')} | {latency} |"
-        )
-    ok = [r for r in rows if r.get("status") == "ok"]
-    device = ok[0]["device"] if ok else "-"
-    subset = next((r["subset_note"] for r in ok if r.get("subset_note")), None)
-    batch = next((r["latency_batch_size"] for r in ok if r.get("latency_batch_size")), "-")
-    footer = [
-        "",
-        f"Data set `{record['dataset']}`, max length {record['max_length']} tokens, seed {record['seed']}; the best "
-        "epoch of each model chosen on a validation split carved from the training data, the test set used once. "
-        f"Device: {device}. Train s = time in training steps summed over epochs (validation excluded); peak MB = "
-        "peak RSS of the model's own process on CPU (CUDA max allocated on GPU); latency (fp32, as `predict` "
-        f"runs) = median per text at batch 1, total / texts at batch {batch}.",
-    ]
-    if subset:
-        footer.append(f"Data: {subset}")
-    if any(r.get("checkpoint") and "minilm" in str(r["checkpoint"]).lower() for r in ok):
-        from .baselines import PACKAGED_DISCLOSURE
-
-        footer.append(f"Pre-trained weights: {PACKAGED_DISCLOSURE}.")
-    return (
-        header + "\n".join(lines) + "\n" + "\n".join(footer) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")
-    )
-
-
-def plot_comparison(record: dict[str, Any], time_path: Path, params_path: Path) -> list[Path]:
-    """Test accuracy against training time, and against parameter count (log axes), one point per model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ok = [r for r in record["rows"] if r.get("status") == "ok" and r.get("test_accuracy") is not None]
-    written = []
-    for path, key, label in (
-        (time_path, "train_time_s", "training time (s, log scale)"),
-        (params_path, "params_total", "parameters, total (log scale)"),
-    ):
-        fig, ax = plt.subplots(figsize=(6.4, 4.4))
-        for index, row in enumerate(sorted(ok, key=lambda r: r["test_accuracy"])):
-            x = max(row.get(key) or 0, 1e-3)
-            marker = "o" if row["model"].startswith(("paper-", "seed-", "wave-")) else "s"
-            ax.scatter(x, 100 * row["test_accuracy"], marker=marker, s=48)
-            offset = (5, 4 if index % 2 else -10)  # alternate above/below: neighbours in accuracy stay readable
-            point = (x, 100 * row["test_accuracy"])
-            ax.annotate(row["model"], point, textcoords="offset points", xytext=offset, fontsize=8)
-        ax.set_xscale("log")
-        ax.set_xlabel(label)
-        ax.set_ylabel("test accuracy (%)")
-        ax.set_title(f"{record['dataset']} (max length {record['max_length']}, seed {record['seed']})")
-        ax.grid(True, alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        written.append(path)
-    return written

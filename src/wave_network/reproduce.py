@@ -24,11 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from .data import DataError
+from .reporting.reproduce import reproduce_markdown
 from .runsets import RunSetConfig, epochs_for_dataset
 
 logger = logging.getLogger("wave_network.reproduce")
 
-__all__ = ["TABLES", "Cell", "ReproduceConfig", "reproduce"]
+__all__ = ["TABLES", "Cell", "ReproduceConfig", "render_markdown", "reproduce"]
+
+# The table is drawn by wave_network.reporting.reproduce; its old name stays importable from here.
+render_markdown = reproduce_markdown
 
 
 @dataclass(frozen=True)
@@ -203,7 +207,7 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
     directory = cfg.report_path
     directory.mkdir(parents=True, exist_ok=True)
     (directory / f"reproduce_{cfg.table}.json").write_text(json.dumps(record, indent=2) + "\n")
-    (directory / f"reproduce_{cfg.table}.md").write_text(render_markdown(record))
+    (directory / f"reproduce_{cfg.table}.md").write_text(reproduce_markdown(record))
     return record
 
 
@@ -231,23 +235,3 @@ def _cell_record(cell: Cell, outcome: dict[str, Any], cfg: ReproduceConfig) -> d
     if epochs is not None:
         record["notes"].append(f"{epochs} epoch(s) instead of the recipe's")
     return record
-
-
-def render_markdown(record: dict[str, Any]) -> str:
-    lines = [
-        f"**{record['title']}** (`wave-network reproduce {record['table']}`, seed {record['seed']})",
-        "",
-        "| row | data set | metric | published | ours | notes |",
-        "|---|---|---|---:|---:|---|",
-    ]
-    for c in record["cells"]:
-        ours = "not run" if c["ours"] is None else f"{c['ours']:.2f}"
-        metric = c["metric"] if c["metric"] != "accuracy" else "acc."
-        dataset = f"{c['dataset']} ({c['max_length']} tok.)"
-        lines.append(
-            f"| {c['row']} (`{c['model']}`) | {dataset} | {metric} | {c['published']:.2f} | {ours} | "
-            f"{'; '.join(c['notes'])} |"
-        )
-    lines.append("")
-    lines.append("MCC and correlations x 100. Published numbers as quoted in REFERENCE.md.")
-    return "\n".join(lines) + "\n"

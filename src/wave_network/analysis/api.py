@@ -22,6 +22,7 @@ import numpy as np
 
 from ..baselines.checkpoints import checkpoint_label
 from ..data import DataConfig
+from ..reporting import analysis as figures
 from ..runsets import RunSetConfig, run_dir_name, run_model
 from ..training.rundir import RESULTS, RunDir, to_jsonable
 from . import report
@@ -264,7 +265,7 @@ def analyze_gradients(cfg: TrainingAnalysisConfig) -> AnalysisResult:
     cfg = replace(cfg, every=cfg.every or 1)
     payload = _run_models(cfg, "gradients", GRADIENT_MODELS, lambda data: GradientRecorder(every=cfg.every))
     return _training_report(
-        cfg, "gradients", payload, report.gradient_summary, report.gradient_markdown, report.plot_gradients
+        cfg, "gradients", payload, report.gradient_summary, figures.gradient_markdown, figures.plot_gradients
     )
 
 
@@ -299,7 +300,7 @@ def analyze_convergence(cfg: TrainingAnalysisConfig) -> AnalysisResult:
 
     payload = _run_models(cfg, "convergence", CONVERGENCE_MODELS, make_callback)
     return _training_report(
-        cfg, "convergence", payload, report.convergence_summary, report.convergence_markdown, report.plot_convergence
+        cfg, "convergence", payload, report.convergence_summary, figures.convergence_markdown, figures.plot_convergence
     )
 
 
@@ -343,8 +344,8 @@ def analyze_independence(cfg: IndependenceConfig) -> AnalysisResult:
         name,
         directory,
         payload,
-        report.independence_markdown(payload, cfg),
-        lambda path: report.plot_independence(payload, cfg.ratio, path),
+        figures.independence_markdown(payload, cfg),
+        lambda path: figures.plot_independence(payload, cfg.ratio, path),
     )
 
 
@@ -360,6 +361,6 @@ def analyze_complexity(cfg: ComplexityConfig, report_dir: str, progress: Callabl
         name,
         directory,
         payload,
-        report.complexity_markdown(payload),
-        lambda path: report.plot_complexity(payload, path),
+        figures.complexity_markdown(payload),
+        lambda path: figures.plot_complexity(payload, path),
     )

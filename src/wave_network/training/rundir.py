@@ -5,7 +5,7 @@ metrics.jsonl            one JSON object per line: step logs, validations, epoch
 results.json             final metrics, resources, versions, provenance
 best/                    best-validation model (save_pretrained format) + tokenizer
 last/                    resume state: model, tokenizer, optimizer, scheduler, RNG, counters
-training_curves.png, confusion_matrix.png
+training_curves.png, confusion_matrix.png   figures drawn from the records by wave_network.reporting.report_run
 .lock                    while a run writes the directory: who holds it (see ``RunDirLock``)
 """
 

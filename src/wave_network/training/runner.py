@@ -64,10 +64,8 @@ from .resources import (
 )
 from .rundir import (
     CONFIG,
-    CONFUSION_MATRIX,
     RESULTS,
     RUN_CONFIG,
-    TRAINING_CURVES,
     RunDir,
     RunDirError,
     RunDirLock,
@@ -396,7 +394,7 @@ def _builtin_callbacks(ctx: LoopContext, run_dir: RunDir, resolved: dict, has_va
 
 
 def _finish(ctx: LoopContext, data: Any, pad_id: int, run_dir: RunDir, started: float) -> dict:
-    """Reload the best-validation weights, evaluate them on the test split once, write results and plots."""
+    """Reload the best-validation weights, evaluate them on the test split once, write ``results.json``."""
     cfg, info, state = ctx.cfg, ctx.dist, ctx.state
     _release_training_state(ctx)
     if info.is_main and not run_dir.best.exists():
@@ -458,17 +456,10 @@ def _finish(ctx: LoopContext, data: Any, pad_id: int, run_dir: RunDir, started: 
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if info.is_main:
-        # matplotlib (about 23 MB) is imported here, after the training state is released, not at the run's peak
-        from .plots import plot_confusion_matrix, plot_training_curves
-
+        # The record only: figures are drawn from it afterwards (wave_network.reporting.report_run).
         run_dir.write_json(RESULTS, results)
         if getattr(ctx.model.config, "model_type", None) == WaveConfig.model_type:
             write_model_card(run_dir.best, ctx.model.config, results)
-        plot_training_curves(run_dir.read_metrics(), run_dir.file(TRAINING_CURVES), monitor=ctx.monitor)
-        if "test_confusion_matrix" in metrics:
-            matrix = metrics["test_confusion_matrix"]
-            title = f"test split, best validation checkpoint (epoch {state.best_epoch})"
-            plot_confusion_matrix(matrix, ctx.label_names, run_dir.file(CONFUSION_MATRIX), title=title)
     return results
 
 

@@ -1,5 +1,9 @@
-"""PNG figures of a run, drawn from its records with matplotlib's object API and the Agg canvas (no pyplot, no
-global backend switch, no display needed)."""
+"""The figures of one run directory, drawn from its records alone (``metrics.jsonl``, ``results.json``).
+
+Training writes the records and no figure; ``report_run`` draws them afterwards (``wave-network train`` calls it),
+so a run's peak memory and its record do not depend on the plotting library, and the figures of any finished or
+interrupted run can be drawn again.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,35 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from ..training.rundir import CONFUSION_MATRIX, RESULTS, TRAINING_CURVES, RunDir
+from .style import new_figure
+
+__all__ = ["plot_confusion_matrix", "plot_training_curves", "report_run"]
+
+
+def report_run(run_dir: str | Path) -> list[Path]:
+    """Draw ``training_curves.png`` (always) and ``confusion_matrix.png`` (when the run has a test confusion
+    matrix, i.e. a classification run evaluated on a test split) into ``run_dir``; returns the files written.
+
+    The validation metric plotted is the run's monitor (``results.json``'s ``selection``); a run without
+    ``results.json`` (interrupted) gets its curves so far, against ``val_accuracy``.
+    """
+    run = RunDir(run_dir)
+    if not run.path.is_dir():
+        raise FileNotFoundError(f"{run.path} is not a run directory")
+    results = run.read_json(RESULTS) if run.file(RESULTS).exists() else {}
+    selection = results.get("selection") or {}
+    written = [
+        plot_training_curves(
+            run.read_metrics(), run.file(TRAINING_CURVES), monitor=selection.get("monitor") or "val_accuracy"
+        )
+    ]
+    matrix = (results.get("metrics") or {}).get("test_confusion_matrix")
+    if matrix is not None:
+        title = f"test split, best validation checkpoint (epoch {selection.get('best_epoch')})"
+        names = results.get("label_names") or []
+        written.append(plot_confusion_matrix(matrix, names, run.file(CONFUSION_MATRIX), title=title))
+    return written
 
 
 def plot_training_curves(records: Sequence[dict[str, Any]], path: str | Path, monitor: str = "val_accuracy") -> Path:
@@ -17,8 +48,7 @@ def plot_training_curves(records: Sequence[dict[str, Any]], path: str | Path, mo
     steps = [r for r in records if r.get("type") == "step"]
     epochs = [r for r in records if r.get("type") == "epoch"]
     evals = [r for r in records if r.get("type") in ("epoch", "eval") and r.get(monitor) is not None]
-    fig = Figure(figsize=(10, 4), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure((10, 4), dpi=100)
     ax_loss, ax_val = fig.subplots(1, 2)
     if steps:
         ax_loss.plot([r["step"] for r in steps], [r["loss"] for r in steps], label="train loss (logged steps)", lw=1)
@@ -34,7 +64,7 @@ def plot_training_curves(records: Sequence[dict[str, Any]], path: str | Path, mo
     ax_val.set_xlabel("optimiser step")
     ax_val.set_ylabel(monitor.replace("_", " "))
     ax_val.set_title(f"{monitor.replace('_', ' ')} per validation")
-    fig.savefig(path, dpi=100)
+    fig.savefig(path)
     return Path(path)
 
 
@@ -44,8 +74,7 @@ def plot_confusion_matrix(
     """Counts, true labels as rows and predictions as columns; small matrices get their cells annotated."""
     n = len(matrix)
     size = max(4.0, 0.5 * n + 2)
-    fig = Figure(figsize=(size + 1, size), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure((size + 1, size), dpi=100)
     ax = fig.subplots()
     image = ax.imshow(matrix, cmap="Blues")
     fig.colorbar(image, ax=ax)
@@ -61,5 +90,5 @@ def plot_confusion_matrix(
             for j, count in enumerate(row):
                 color = "white" if count > peak / 2 else "black"
                 ax.text(j, i, str(count), ha="center", va="center", color=color, fontsize=8)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path)
     return Path(path)
