@@ -25,8 +25,9 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.text import Text
 
-from . import config_files, console_tables
+from . import config_files
 from .problem_types import TASK_NAMES
+from .reporting import console as console_tables
 
 app = typer.Typer(
     help="Wave Network text classifiers (arXiv 2411.02674): train, evaluate, predict, compare, tune, serve.",

@@ -792,7 +792,7 @@ def write_report(
 ) -> dict[str, Path]:
     """``best.yaml``, ``trials.json``, ``trials.md``, ``history.png`` and ``importance.png`` of ``study`` into
     ``output_dir``; returns the files written. ``base`` defaults to the base configuration the study recorded."""
-    from .reporting_tune import plot_history, plot_importance
+    from .reporting.tune import plot_history, plot_importance
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

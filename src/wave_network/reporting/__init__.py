@@ -6,8 +6,8 @@ the functions that draw, through its object API (no pyplot, no global backend sw
 training never loads it. ``style`` gives every model one colour and marker, the same in every figure.
 
 Modules: ``run`` (a run directory's training curves and confusion matrix: ``report_run``), ``compare``,
-``glue``, ``reproduce``, ``analysis`` (each suite's tables and plots), ``figures`` and ``style`` (shared pieces,
-also used by the benchmarks).
+``glue``, ``reproduce``, ``analysis``, ``tune`` (each suite's tables and plots), ``console`` (the tables the command
+line prints, built from the same records), ``figures`` and ``style`` (shared pieces, also used by the benchmarks).
 """
 
 from .analysis import (

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..data.catalog import REGRESSION, get_spec
+from ..data.catalog import get_spec
+from ..problem_types import ProblemType
 from .style import model_styles, new_figure
 
 __all__ = ["glue_markdown", "plot_glue"]
@@ -61,7 +62,7 @@ def glue_markdown(cfg: Any, tasks: dict[str, Any]) -> str:
             for model, epochs in epochs_for_dataset(cfg.model_epochs, task, cfg.models).items():
                 lines.append(f"- `{task}`: `{model}` trained {epochs} epoch(s) instead of its recipe's (budget cut).")
         spec = get_spec(task)
-        if info["status"] == "ok" and spec is not None and spec.problem_type == REGRESSION:
+        if info["status"] == "ok" and spec is not None and spec.problem_type == ProblemType.REGRESSION:
             lines.append(
                 f"- `{task}`: regression on the 0-5 score scaled to [0, 1]; `majority` predicts the training mean, "
                 "a constant whose correlation is undefined (-)."
