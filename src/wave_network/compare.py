@@ -25,10 +25,11 @@ from typing import Any
 from .baselines.checkpoints import checkpoint_label
 from .data import DataConfig
 from .registry import describe_model
+from .reporting import report_run
 from .reporting.compare import fmt, pct, plot_comparison, render_markdown
 from .runsets import RunSetConfig, child_guard, epochs_for_dataset, in_subprocess, run_dir_name, run_model
 from .training.config import TrainConfig
-from .training.rundir import CONFIG, ERROR, LATENCY, RESULTS, to_jsonable
+from .training.rundir import CONFIG, ERROR, LATENCY, RESULTS, TRAINING_CURVES, to_jsonable
 
 logger = logging.getLogger("wave_network.compare")
 
@@ -127,6 +128,8 @@ def _run_model(cfg: CompareConfig, model: str) -> dict[str, Any]:
     if not run.ok:
         return row | {"status": "failed", "error": run.error}
     row["reused"] = run.reused
+    if not (run.run_dir / TRAINING_CURVES).exists():
+        report_run(run.run_dir)  # the run's figures, as `wave-network train` draws them
     if not (run.run_dir / LATENCY).exists():
         latency_args = (str(run.run_dir), asdict(train_cfg.data), cfg.latency_docs, cfg.latency_batch_size, cfg.device)
         error = in_subprocess(_latency_child, latency_args, run.run_dir / ERROR)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import DataConfig, DataError
-from .data.catalog import GLUE_TASKS
+from .data.catalog import GLUE_METRICS, GLUE_TASKS, SMALL_TASKS
 from .reporting.glue import glue_markdown, plot_glue
 from .runsets import RunSetConfig, epochs_for_dataset
 from .training.rundir import to_jsonable
@@ -31,22 +31,6 @@ from .training.rundir import to_jsonable
 logger = logging.getLogger("wave_network.glue")
 
 __all__ = ["GLUE_METRICS", "SMALL_TASKS", "GlueConfig", "GlueResult", "run_glue"]
-
-# Per task: the metrics GLUE reports, the first one being the task's headline number.
-GLUE_METRICS: dict[str, tuple[str, ...]] = {
-    "cola": ("mcc",),
-    "sst2": ("accuracy",),
-    "mrpc": ("accuracy", "f1"),
-    "qqp": ("accuracy", "f1"),
-    "stsb": ("pearson", "spearman"),
-    "mnli": ("accuracy",),
-    "mnli_mismatched": ("accuracy",),
-    "qnli": ("accuracy",),
-    "rte": ("accuracy",),
-    "wnli": ("accuracy",),
-}
-SMALL_TASKS = ("cola", "mrpc", "rte", "stsb", "wnli")
-"""Tasks small enough that one seed says little: they get ``GlueConfig.small_task_seeds`` seeds."""
 
 
 @dataclass

@@ -327,8 +327,6 @@ def child_guard(error_file: str, work: Any) -> None:
 
 
 def _train_child(cfg_dict: dict[str, Any], error_file: str) -> None:
-    from .reporting import report_run
     from .training import train
 
-    # the run's figures too, as `wave-network train` draws them
-    child_guard(error_file, lambda: report_run(train(TrainConfig.from_dict(cfg_dict)).run_dir))
+    child_guard(error_file, lambda: train(TrainConfig.from_dict(cfg_dict)))

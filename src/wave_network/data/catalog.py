@@ -373,6 +373,22 @@ MNLI_MISMATCHED = _glue_task(
 )  # fmt: skip
 
 GLUE_TASKS = ("cola", "sst2", "mrpc", "qqp", "stsb", "mnli", "mnli_mismatched", "qnli", "rte", "wnli")
+
+# Per task: the metrics GLUE reports, the first one being the task's headline number.
+GLUE_METRICS: dict[str, tuple[str, ...]] = {
+    "cola": ("mcc",),
+    "sst2": ("accuracy",),
+    "mrpc": ("accuracy", "f1"),
+    "qqp": ("accuracy", "f1"),
+    "stsb": ("pearson", "spearman"),
+    "mnli": ("accuracy",),
+    "mnli_mismatched": ("accuracy",),
+    "qnli": ("accuracy",),
+    "rte": ("accuracy",),
+    "wnli": ("accuracy",),
+}
+SMALL_TASKS = ("cola", "mrpc", "rte", "stsb", "wnli")
+"""Tasks small enough that one seed says little: they get ``wave_network.glue.GlueConfig.small_task_seeds`` seeds."""
 """The GLUE tasks in the benchmark's order; MNLI has a matched and a mismatched test set."""
 
 CATALOG: dict[str, DatasetSpec] = {

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..data.catalog import get_spec
+from ..data.catalog import GLUE_METRICS, SMALL_TASKS, get_spec
 from ..problem_types import ProblemType
+from ..runsets import epochs_for_dataset
 from .style import model_styles, new_figure
 
 __all__ = ["glue_markdown", "plot_glue"]
@@ -28,10 +29,6 @@ def _cell(entry: dict[str, Any], metric: str) -> str:
 def glue_markdown(cfg: Any, tasks: dict[str, Any]) -> str:
     """The GLUE table of ``cfg`` (a ``GlueConfig``): one row per model, one column per task metric, mean ± std
     over seeds, and a note per task that was not run, subsampled, cut or is a regression."""
-    # Imported here: the suites import this module to write their reports.
-    from ..compare import epochs_for_dataset
-    from ..glue import GLUE_METRICS, SMALL_TASKS
-
     header = ["model"]
     columns: list[tuple[str, str]] = []
     for task in cfg.tasks:
@@ -74,8 +71,6 @@ def plot_glue(cfg: Any, tasks: dict[str, Any], path: Path) -> None:
     """Per-task bars of each model's headline metric (with the seed standard deviation), each model in its own
     colour."""
     import numpy as np
-
-    from ..glue import GLUE_METRICS
 
     shown = [t for t in cfg.tasks if tasks[t]["status"] == "ok"]
     styles = model_styles(cfg.models)
