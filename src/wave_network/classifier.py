@@ -167,7 +167,9 @@ class TextClassifier:
         clf = cls()
         clf._batch_size = batch_size
         clf._load(Path(path), device, backend)
-        results = Path(path) / "results.json"
+        from .training.rundir import RESULTS
+
+        results = Path(path) / RESULTS
         if results.exists():
             clf.results_ = json.loads(results.read_text())
             clf.run_dir_ = Path(path)

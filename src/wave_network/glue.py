@@ -26,7 +26,7 @@ from .data import DataConfig, DataError
 from .data.catalog import GLUE_METRICS, GLUE_TASKS, SMALL_TASKS
 from .reporting.glue import glue_markdown, plot_glue
 from .runsets import RunSetConfig, epochs_for_dataset
-from .training.rundir import to_jsonable
+from .training.rundir import RESULTS, to_jsonable
 
 logger = logging.getLogger("wave_network.glue")
 
@@ -144,7 +144,7 @@ def run_glue(cfg: GlueConfig) -> GlueResult:
 def _run_metrics(row: dict[str, Any], task: str, seed: int) -> dict[str, Any]:
     if row["status"] != "ok":
         return {"seed": seed, "status": row["status"], "error": row.get("error")}
-    results = json.loads((Path(row["run_dir"]) / "results.json").read_text())
+    results = json.loads((Path(row["run_dir"]) / RESULTS).read_text())
     metrics = results["metrics"]
     return {
         "seed": seed,

@@ -26,6 +26,7 @@ from typing import Any
 from .data import DataError
 from .reporting.reproduce import reproduce_markdown
 from .runsets import RunSetConfig, epochs_for_dataset
+from .training.rundir import RESULTS
 
 logger = logging.getLogger("wave_network.reproduce")
 
@@ -168,7 +169,7 @@ def _groups(cells: list[Cell]) -> dict[tuple[str, int], list[str]]:
 
 
 def _our_value(run_dir: Path, metric: str) -> float | None:
-    results = json.loads((run_dir / "results.json").read_text())
+    results = json.loads((run_dir / RESULTS).read_text())
     value = results["metrics"].get(f"test_{metric}")
     return None if value is None else 100 * value
 

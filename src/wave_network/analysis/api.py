@@ -24,7 +24,7 @@ from ..baselines.checkpoints import checkpoint_label
 from ..data import DataConfig
 from ..reporting import analysis as figures
 from ..runsets import RunSetConfig, run_dir_name, run_model
-from ..training.rundir import RESULTS, RunDir, to_jsonable
+from ..training.rundir import CONFIG, RESULTS, RunDir, to_jsonable
 from . import report
 from .complexity import ComplexityConfig, run_complexity
 from .independence import REPRESENTATIONS, independence_statistics
@@ -245,7 +245,7 @@ def _run_models(cfg: TrainingAnalysisConfig, analysis: str, defaults: list[str],
             models[model] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
             continue
         run_dir = Path(results["run_dir"])
-        model_config = json.loads((run_dir / "config.json").read_text()).get("model_config") or {}
+        model_config = json.loads((run_dir / CONFIG).read_text()).get("model_config") or {}
         models[model] = {
             "status": "ok",
             "records": records,
@@ -321,7 +321,7 @@ def analyze_independence(cfg: IndependenceConfig) -> AnalysisResult:
     models: dict[str, Any] = {}
     for run in cfg.runs:
         run_dir = RunDir(run)
-        config = run_dir.read_json("config.json") if run_dir.file("config.json").exists() else {}
+        config = run_dir.read_json(CONFIG) if run_dir.file(CONFIG).exists() else {}
         label = (config.get("train") or {}).get("model") or Path(run).name
         try:
             model, tokenizer = load_model(run, device=cfg.device)
