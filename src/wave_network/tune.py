@@ -568,7 +568,8 @@ class _Objective:
 
     def __call__(self, trial: Any) -> float:
         optuna = _require_optuna()
-        from .training import NonFiniteLossError, train
+        from .runsets import run_model
+        from .training import NonFiniteLossError
 
         self.outcome = "fail"
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
@@ -589,7 +590,11 @@ class _Objective:
             data, tokenizer = self.data.get(train_cfg.data)
             pruning = PruningCallback(trial, self.metric)
             try:
-                result = train(train_cfg, callbacks=[pruning], data=data, tokenizer=tokenizer)
+                # the one way a run-set runs a model; a trial's directory is new, or a killed worker's to start again
+                run = run_model(
+                    train_cfg, rerun=True, isolate=False, callbacks=[pruning], data=data, tokenizer=tokenizer
+                )
+                result = run.result
             except NonFiniteLossError as exc:
                 # A diverged run is a bad point, not a broken one: pruned, so the sampler learns to avoid it.
                 trial.set_user_attr("stop_reason", "non-finite loss")
