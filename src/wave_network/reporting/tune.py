@@ -1,9 +1,7 @@
 """PNG figures of a hyperparameter study (``wave_network.tune``), drawn from its trial records with matplotlib's
-object API and the Agg canvas, as ``training/plots.py`` draws a run's: no pyplot, no global backend switch.
-matplotlib is imported inside each function, so importing this module costs nothing.
-
-Kept apart from ``tune.py`` (which imports Optuna) so that the figures can move into the reporting package:
-they take plain records, not an Optuna study."""
+object API and the Agg canvas, as ``reporting.run`` draws a run's: no pyplot, no global backend switch.
+matplotlib is imported inside each function, so importing this module costs nothing. They take plain records, not
+an Optuna study, so drawing needs no Optuna."""
 
 from __future__ import annotations
 
