@@ -33,3 +33,16 @@ def reference_interference(z1: Tensor, z2: Tensor) -> Tensor:
 
 def reference_modulation(z1: Tensor, z2: Tensor) -> Tensor:
     return z1 * z2
+
+
+def reference_local_semantics(w: Tensor, mask: Tensor | None, radius: int) -> Tensor:
+    """G_t,k = sqrt(sum of w_jk^2 over the real tokens j with |j - t| <= radius), token by token with Python
+    loops (the order-aware ``global_semantics="local"``). (B, T, D) -> (B, T, D)."""
+    if mask is not None:
+        w = w * mask.unsqueeze(-1).to(w.dtype)
+    out = torch.zeros_like(w)
+    T = w.shape[1]
+    for t in range(T):
+        lo, hi = max(0, t - radius), min(T, t + radius + 1)
+        out[:, t] = torch.sqrt((w[:, lo:hi] ** 2).sum(dim=1))
+    return out

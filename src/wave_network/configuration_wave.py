@@ -33,6 +33,13 @@ class WaveConfig(PretrainedConfig):
         global_semantics: over which tokens G is taken. ``"text"``: the whole input, both sentences of a pair
             together (the paper's input-text level). ``"segment"``: each sentence of a pair separately, by the
             segment ids (the sentence-level global semantics of the paper's Figure 6(a)). Single texts: the same.
+            Beyond the paper, order-aware: ``"local"``: each token's G is taken over its window of ``local_window``
+            neighbours on each side, so its phase depends on word order; ``"text+local"``: the first projection's
+            wave takes the text-level G and the second's the local G, and their modulation (or interference) mixes
+            both. With [CLS] pooling, a single local layer's [CLS] sees only its window: use ``pooling="mean"``
+            or more layers.
+        local_window: tokens on each side of a token that its local G covers (``global_semantics`` ``"local"`` or
+            ``"text+local"``).
         ngram_orders: orders n >= 2 of hashed token n-gram embeddings added to each token's embedding (fastText's
             bag of n-gram features, Joulin et al. 2017): position t also gets the embedding of the n-gram of token ids
             ending at t, hashed into ``ngram_buckets`` rows shared by all orders. Empty (the paper) disables them.
@@ -91,6 +98,7 @@ class WaveConfig(PretrainedConfig):
         max_position_embeddings: int = 512,
         type_vocab_size: int = 0,
         global_semantics: str = "text",
+        local_window: int = 4,
         ngram_orders: list[int] | tuple[int, ...] = (),
         ngram_buckets: int = 0,
         bag_ngram_orders: list[int] | tuple[int, ...] = (),
@@ -123,6 +131,7 @@ class WaveConfig(PretrainedConfig):
         self.max_position_embeddings = max_position_embeddings
         self.type_vocab_size = type_vocab_size
         self.global_semantics = global_semantics
+        self.local_window = local_window
         self.ngram_orders = [int(n) for n in ngram_orders]
         self.ngram_buckets = ngram_buckets
         self.bag_ngram_orders = [int(n) for n in bag_ngram_orders]
@@ -166,7 +175,7 @@ class WaveConfig(PretrainedConfig):
             "pooling": POOLINGS,
             "norm": NORMS,
             "ffn_activation": ("gelu", "relu"),
-            "global_semantics": ("text", "segment"),
+            "global_semantics": ("text", "segment", "local", "text+local"),
             "bag_weighting": ("mean", "tfidf", "nb"),
         }
         for field, allowed in choices.items():
@@ -177,6 +186,8 @@ class WaveConfig(PretrainedConfig):
         for field in ("vocab_size", "hidden_size", "num_layers", "max_position_embeddings", "num_labels"):
             if int(getattr(self, field)) < 1:
                 raise ValueError(f"WaveConfig.{field} must be >= 1, got {getattr(self, field)}")
+        if isinstance(self.local_window, bool) or not isinstance(self.local_window, int) or self.local_window < 1:
+            raise ValueError(f"WaveConfig.local_window must be an integer >= 1, got {self.local_window!r}")
         if self.ffn_dim < 0 or self.type_vocab_size < 0:
             raise ValueError("WaveConfig.ffn_dim and WaveConfig.type_vocab_size must be >= 0")
         self._check_ngrams("ngram_orders", "ngram_buckets", lowest=2)

@@ -331,6 +331,13 @@ class WaveMixing(nn.Module):
         self.readout = config.readout
         self.readout_proj = nn.Linear(2 * D, D) if config.readout == "real_imag" else None
         self.eps = config.wave_eps
+        # Order-aware variants (beyond the paper): "local" takes both waves' G over each token's window of
+        # neighbours; "text+local" modulates the text-level wave of the first projection with the local wave of the
+        # second, so each token's phase carries both the whole text and its own context.
+        scope = getattr(config, "global_semantics", "text")
+        radius = getattr(config, "local_window", 0)
+        self.local_a = radius if scope == "local" else None
+        self.local_b = radius if scope in ("local", "text+local") else None
         # Analysis switch, not configuration: True holds G constant in the backward pass (same forward values), so
         # gradients flow only through each token's own phase (``wave_network.analysis.gradients``).
         self.hold_global_semantics = False
@@ -343,10 +350,11 @@ class WaveMixing(nn.Module):
         hold = self.hold_global_semantics
         # Results in the layer's own dtype, whatever the input's (bf16 embeddings under autocast; see WaveModel).
         dtype = self.proj_a.weight.dtype
-        if self.combine is modulation and self.readout in ("real", "real_imag"):
+        fusable = self.local_b is None  # the fused kernel takes G per text or per segment
+        if fusable and self.combine is modulation and self.readout in ("real", "real_imag"):
             return self._fused_modulation(x, attention_mask, segments, first_only, dtype)
-        z_a = token2wave(self.proj_a(x), attention_mask, self.eps, hold, segments)  # 2 x (B, T, D)
-        z_b = token2wave(self.proj_b(x), attention_mask, self.eps, hold, segments)  # 2 x (B, T, D)
+        z_a = token2wave(self.proj_a(x), attention_mask, self.eps, hold, segments, self.local_a)  # 2 x (B, T, D)
+        z_b = token2wave(self.proj_b(x), attention_mask, self.eps, hold, segments, self.local_b)  # 2 x (B, T, D)
         if first_only:
             z_a, z_b = (z_a[0][:, :1], z_a[1][:, :1]), (z_b[0][:, :1], z_b[1][:, :1])  # 2 x (B, 1, D)
         z = self.combine(z_a, z_b)  # 2 x (B, T, D)

@@ -94,12 +94,27 @@ def global_semantics_sq(
     return g_sq
 
 
+def local_semantics_sq(w_sq: Tensor, attention_mask: Tensor | None, radius: int) -> Tensor:
+    """Local global semantics G_t^2 per token and dimension: the sum of squares over the real tokens within
+    ``radius`` positions of t (t - radius ... t + radius), an order-aware variant of paper Eq. 1 (beyond the paper;
+    issue 20's order-aware mixing). ``w_sq`` is (B, T, D) squares; returns (B, T, D). A windowed sum, computed by
+    average pooling times the window (no prefix-sum cancellation); padding contributes nothing."""
+    if attention_mask is not None:
+        w_sq = w_sq * attention_mask.unsqueeze(-1).to(w_sq.dtype)  # (B, T, D)
+    width = 2 * radius + 1
+    pooled = torch.nn.functional.avg_pool1d(
+        w_sq.transpose(1, 2), kernel_size=width, stride=1, padding=radius, count_include_pad=True
+    )  # (B, D, T)
+    return pooled.transpose(1, 2) * width  # (B, T, D)
+
+
 def token2wave(
     w: Tensor,
     attention_mask: Tensor | None = None,
     eps: float = DEFAULT_EPS,
     hold_global: bool = False,
     segments: Tensor | None = None,
+    local_radius: int | None = None,
 ) -> ComplexPair:
     """Token2Wave (paper section 3.1): the complex token Z = G exp(i alpha) in closed form, as (Re, Im).
 
@@ -110,11 +125,15 @@ def token2wave(
     ``hold_global=True`` gives the same values but treats G as a constant in the backward pass, so the gradient
     reaching ``w`` is the part that flows through each token's own phase (used by the gradient analysis of the
     follow-up paper, arXiv 2411.06989, to split gradients into magnitude and phase paths). ``segments`` takes G
-    per segment of a sentence pair (see ``global_semantics_sq``).
+    per segment of a sentence pair (see ``global_semantics_sq``); ``local_radius`` takes it over each token's
+    window of neighbours (``local_semantics_sq``), so the phase depends on word order.
     """
     w = w.to(_compute_dtype(w))
     w_sq = w * w  # (B, T, D)
-    g_sq = global_semantics_sq(w, attention_mask, w_sq, segments)  # (B, 1, D), or (B, T, D) per segment
+    if local_radius is not None:
+        g_sq = local_semantics_sq(w_sq, attention_mask, local_radius)  # (B, T, D)
+    else:
+        g_sq = global_semantics_sq(w, attention_mask, w_sq, segments)  # (B, 1, D), or (B, T, D) per segment
     if hold_global:
         g_sq = g_sq.detach()
     # A threshold, not a value: no gradient flows through it (saves a reduction over T in the backward pass).
