@@ -95,6 +95,14 @@ def test_all_texts_empty_is_an_error(tmp_path):
         load(path)
 
 
+def test_too_few_rows_to_carve_the_splits_names_the_file(tmp_path):
+    """Found by the fuzz test's random draws: two rows leave one for validation after the test split."""
+    path = tmp_path / "two.csv"
+    path.write_text("text,label\nhello,a\nworld,b\n", encoding="utf-8")
+    with pytest.raises(DataError, match=f"^{path}: cannot hold out 25% of 1 row"):
+        load_splits(DataConfig(dataset="two", train_file=str(path), val_fraction=0.25))
+
+
 def test_label_outside_the_label_set_names_file_row_column_value(tmp_path, good):
     bad = tmp_path / "bad_label.csv"
     bad.write_text("label,text\n0,fine\n1,fine too\n7,not fine\n", encoding="utf-8")

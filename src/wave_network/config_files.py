@@ -140,12 +140,14 @@ def apply(sections: dict[str, Any], overrides: dict[str, Any], where: str = "--s
         section, _, name = dotted.partition(".")
         if section not in SECTIONS:
             raise ConfigFileError(f"{where} {key}: unknown section {section!r}{_suggest(section, SECTIONS)}")
-        _check_name(dotted, result, where=where)
+        _check_name(dotted, result, where=where, typed=key)
         result[section][name] = value
     return result
 
 
-def _check_name(dotted: str, sections: dict[str, Any], where: str) -> None:
+def _check_name(dotted: str, sections: dict[str, Any], where: str, typed: str | None = None) -> None:
+    """Refuse a name that is not a field of its section, with the closest valid one. ``typed`` is the name as the
+    user wrote it: a bare model field (``num_layer``) is answered in the same form (``num_layers``)."""
     section, _, name = dotted.partition(".")
     dotted = ALIASES.get(dotted, dotted)
     name = dotted.partition(".")[2]
@@ -163,18 +165,26 @@ def _check_name(dotted: str, sections: dict[str, Any], where: str) -> None:
         ]
         elsewhere = [k for k in [*others, *ALIASES] if k.partition(".")[2] == name]  # data.lr -> train.lr
         candidates = [f"{section}.{k}" for k in known] + [a for a in ALIASES if a.startswith(section + ".")] + others
-        hint = f"; did you mean {elsewhere[0]!r}?" if elsewhere else _suggest(dotted, candidates)
-        raise ConfigFileError(f"{where}: {dotted} is not a field{hint}")
+        hint = f"; did you mean {elsewhere[0]!r}?" if elsewhere else _suggest(dotted, candidates, section)
+        bare = typed is not None and "." not in typed
+        if bare:  # answered as it was asked: --set num_layer -> did you mean 'num_layers'?
+            hint = hint.replace(f"'{section}.", "'")
+        separator = " " if where == "--set" else ": "
+        raise ConfigFileError(f"{where}{separator}{typed if bare else dotted} is not a field{hint}")
 
 
-def _suggest(name: str, known: Any) -> str:
-    """``; did you mean 'x'?`` for the closest of ``known``, compared on the part after the section's dot."""
+def _suggest(name: str, known: Any, section: str | None = None) -> str:
+    """``; did you mean 'x'?`` for the closest of ``known``, compared on the part after the section's dot; with no
+    close one, the fields of ``section`` (or all of ``known``)."""
     known = list(known)
     by_field = {}
     for k in known:
         by_field.setdefault(k.rpartition(".")[2], k)
     close = difflib.get_close_matches(name.rpartition(".")[2], list(by_field), n=1, cutoff=0.6)
-    return f"; did you mean {by_field[close[0]]!r}?" if close else f"; expected one of {', '.join(known)}"
+    if close:
+        return f"; did you mean {by_field[close[0]]!r}?"
+    own = [k.partition(".")[2] for k in known if section and k.startswith(section + ".")]
+    return f"; the {section} fields are {', '.join(own)}" if own else f"; expected one of {', '.join(known)}"
 
 
 def _default_model() -> str:

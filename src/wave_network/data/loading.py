@@ -34,7 +34,14 @@ from datasets.fingerprint import Hasher
 from ..problem_types import ProblemType
 from .catalog import TEXT_JOIN, FileSpec, get_spec
 from .config import DataConfig
-from .errors import DataConfigError, EmptyDatasetError, InvalidLabelError, LabelSetError, MalformedRowError
+from .errors import (
+    DataConfigError,
+    DataError,
+    EmptyDatasetError,
+    InvalidLabelError,
+    LabelSetError,
+    MalformedRowError,
+)
 from .labels import LabelScheme, inferred_scheme, integer_scheme, is_number, named_scheme
 from .raw import RawData, class_label_names, read_raw
 from .sources import default_cache_dir
@@ -88,7 +95,14 @@ def load_splits(cfg: DataConfig) -> TextSplits:
     _check_classes(train_full, scheme, raw)
     notices = [_task_notice(scheme, raw)] if inferred else []
     notes = []
-    carve = sentence_holdout if cfg.val_split == "sentences" else holdout  # how the test and validation are held out
+    holdout_fn = sentence_holdout if cfg.val_split == "sentences" else holdout  # how test and validation are carved
+
+    def carve(ds, fraction: float, seed: int):
+        try:
+            return holdout_fn(ds, fraction, seed)
+        except DataError as error:  # too few rows: name the file they came from
+            raise type(error)(f"{raw.train_origin}: {error} (splits are carved from the training rows)") from None
+
     if raw.test is not None:
         test, dropped_test = _canonical(raw.test, raw.test_spec, scheme, raw.test_origin)
         test_role = raw.provenance.pop("test_role")

@@ -1,0 +1,90 @@
+"""Issue 20's first two questions, with the ladder's protocol: does order-aware mixing help, and does depth help?
+
+    python benchmarks/order_depth_benchmark.py                       # sst2, seeds 42, 43, 44
+    python benchmarks/order_depth_benchmark.py --datasets sst2 --seeds 42 --variants "local G, window 2"
+
+Every variant is the best from-scratch SST-2 rung of the ladder (`wave-wide, no label smoothing`: wave-wide with the
+wide path on the mean of hashed uni- and bigram weights, no label smoothing; see benchmarks/wave_variants_benchmark.py)
+with one change, trained by `wave-network train` on the same split (SST-2: validation on whole held-out sentences),
+max length and seeds as the ladder, and the cheap classics on the same seeds. The base rung is trained again here
+(the ladder's run directory is reused when present), so every row of a data set comes from the same runs/ tree.
+
+Order: `global_semantics=local` (each token's G over its window of neighbours) and `text+local` (the text-level wave
+modulated by the local one), `local_window` tokens each side. Depth: 2 and 4 residual blocks (paper Eq. 8; the
+preset's blocks are pre-FFN-residual with a final LayerNorm).
+
+Run directories: runs/benchmarks/variants/<dataset>[-<split>]__<variant>__seed<seed> (a finished one is reused).
+Results: benchmarks/results/order_depth.{json,md,png}; then `python benchmarks/update_readme.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import wave_variants_benchmark as ladder  # noqa: E402  (the ladder's protocol: commands, directories, summaries)
+
+BASE_NAME = "wave-wide, no label smoothing"
+BASE = next(r for r in ladder.LADDER if r[0] == BASE_NAME)
+_, PRESET, BASE_SETS, _ = BASE
+
+
+def variant(name: str, sets: list[str], adds: str) -> tuple:
+    return (name, PRESET, [*BASE_SETS, *sets], adds)
+
+
+VARIANTS = [
+    BASE,
+    variant("local G, window 2", ["global_semantics=local", "local_window=2"], "G over each token's +-2 neighbours"),
+    variant(
+        "text+local G, window 2",
+        ["global_semantics=text+local", "local_window=2"],
+        "text-level wave x local wave (+-2 neighbours)",
+    ),
+    variant("2 blocks", ["num_layers=2"], "two residual wave blocks (paper Eq. 8)"),
+    variant("4 blocks", ["num_layers=4"], "four residual wave blocks (paper Eq. 8)"),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", default="sst2")
+    parser.add_argument("--seeds", default="42,43,44")
+    parser.add_argument("--variants", default=None, help="semicolon-separated variant names (default: all)")
+    args = parser.parse_args()
+    names = args.variants.split(";") if args.variants else [v[0] for v in VARIANTS]
+    unknown = sorted(set(names) - {v[0] for v in VARIANTS})
+    if unknown:
+        parser.error(f"unknown variants {unknown}; known: {[v[0] for v in VARIANTS]}")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    out_json = ladder.RESULTS / "order_depth.json"
+    record = json.loads(out_json.read_text()) if out_json.exists() else {"datasets": {}}
+    for dataset in args.datasets.split(","):
+        rows = dict(record["datasets"].get(dataset, {}).get("rows", {}))
+        for entry in [v for v in VARIANTS if v[0] in names]:
+            rows[entry[0]] = ladder.summarise([ladder.train_rung(dataset, entry, s) for s in seeds]) | {
+                "adds": entry[3]
+            }
+        classic_dirs = [ladder.train_classics(dataset, s) for s in seeds]
+        for i, model in enumerate(ladder.CLASSICS):
+            rows[model] = ladder.summarise([dirs[i] for dirs in classic_dirs]) | {"adds": "cheap classic"}
+        order = [v[0] for v in VARIANTS] + ladder.CLASSICS
+        rows = {name: rows[name] for name in order if name in rows}
+        record["datasets"][dataset] = {
+            "seeds": seeds,
+            "rows": rows,
+            "bert_train_tokens_per_s": ladder.bert_speed(dataset),
+        }
+    ladder.RESULTS.mkdir(parents=True, exist_ok=True)
+    out_json.write_text(json.dumps(record, indent=2) + "\n")
+    (ladder.RESULTS / "order_depth.md").write_text(ladder.markdown(record))
+    ladder.plot(record, ladder.RESULTS / "order_depth.png")
+    print((ladder.RESULTS / "order_depth.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
