@@ -255,6 +255,7 @@ def analysis_dirs(tmp_path_factory):
         model_overrides={"paper-modulation": TINY},
         precision="fp32",
         num_threads=1,
+        compile=False,
         quiet=True,
     )
     return root, cfg

@@ -35,6 +35,7 @@ def compare_config(tmp, **fields):
         model_overrides={"paper-modulation": TINY_WAVE, "bert": {"checkpoint": "no-such-checkpoint"}},
         precision="fp32",
         num_threads=1,
+        compile=False,  # eager kernels in the children: the same values, no compile time
         latency_docs=16,
         quiet=True,
     )

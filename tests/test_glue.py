@@ -39,7 +39,7 @@ def test_glue_end_to_end_with_a_missing_task(tmp_path, monkeypatch):
     cfg = GlueConfig(
         models=["paper-modulation"], tasks=["sst2", "qqp"], max_length=32, max_train_samples=120, epochs=1,
         model_overrides={"paper-modulation": TINY}, output_dir=str(tmp_path / "runs"),
-        report_dir=str(tmp_path / "report"), precision="fp32", num_threads=1,
+        report_dir=str(tmp_path / "report"), precision="fp32", num_threads=1, compile=False,
     )  # fmt: skip
     result = run_glue(cfg)
     assert result.tasks["qqp"]["status"] == "not found" and "qqp" in result.tasks["qqp"]["error"]
@@ -79,7 +79,7 @@ def test_reproduce_marks_subsets_and_cells_not_run(tmp_path, monkeypatch):
         table="seed-readme", datasets=["ag_news"], max_train_samples=120, epochs=1,
         model_overrides={"seed-modulation": TINY, "bert": {"checkpoint": "scratch", "hidden_size": 16,
                          "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16}},
-        output_dir=str(tmp_path / "runs"), precision="fp32", num_threads=1,
+        output_dir=str(tmp_path / "runs"), precision="fp32", num_threads=1, compile=False,
     )  # fmt: skip
     record = reproduce(cfg)
     cells = {(c["model"], c["dataset"]): c for c in record["cells"]}

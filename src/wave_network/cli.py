@@ -216,6 +216,9 @@ EPOCHS_FOR = _opt(
     help="Per-model epochs MODEL=N, or DATASET/MODEL=N for one data set (a marked budget cut). Repeatable.",
 )
 RERUN = _opt(None, "--rerun", panel=RUN, help="Retrain even when a finished run with the same set-up exists.")
+COMPILE = _opt(
+    None, "--compile/--no-compile", panel=RUN, help="Compile the fused wave kernels (faster). [default: compile]"
+)
 MODEL_SET = _opt(
     None, "--set", panel=MODEL, help="Per-model override MODEL.FIELD=VALUE (bert.checkpoint=minilm). Repeatable."
 )
@@ -270,9 +273,11 @@ def _run_set(
     set_: list[str] | None,
     epochs: int | None = None,
     epochs_for: list[str] | None = None,
+    compile_kernels: bool | None = None,
 ) -> dict[str, Any]:
     """The shared ``RunSetConfig`` fields given on the command line (the rest keep the suite's defaults)."""
     values = {
+        "compile": compile_kernels,
         "models": models,
         "output_dir": output_dir,
         "report_dir": report_dir,
@@ -552,6 +557,7 @@ def compare(
     device: str | None = DEVICE,
     num_threads: int | None = NUM_THREADS,
     rerun: bool | None = RERUN,
+    compile_kernels: bool | None = COMPILE,
     latency_docs: int = _opt(256, "--latency-docs", panel=RUN, help="Test texts used to time inference."),
     output_dir: str | None = OUTPUT_DIR,
     report_dir: str | None = REPORT_DIR,
@@ -577,7 +583,19 @@ def compare(
             seed=seed,
         )
     )
-    shared = _run_set(models, output_dir, report_dir, precision, device, num_threads, rerun, set_, epochs, epochs_for)
+    shared = _run_set(
+        models,
+        output_dir,
+        report_dir,
+        precision,
+        device,
+        num_threads,
+        rerun,
+        set_,
+        epochs,
+        epochs_for,
+        compile_kernels=compile_kernels,
+    )
     cfg = CompareConfig(**shared, data=data, seed=seed, latency_docs=latency_docs)
     result = run_compare(cfg)
     title = f"compare on {data.dataset} (max length {data.max_length}, seed {seed})"
@@ -611,6 +629,7 @@ def glue(
     device: str | None = DEVICE,
     num_threads: int | None = NUM_THREADS,
     rerun: bool | None = RERUN,
+    compile_kernels: bool | None = COMPILE,
     output_dir: str | None = OUTPUT_DIR,
     report_dir: str | None = REPORT_DIR,
 ) -> None:
@@ -622,7 +641,19 @@ def glue(
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
         raise ValueError(f"--seeds expects comma-separated integers, got {seeds!r}") from None
-    shared = _run_set(models, output_dir, report_dir, precision, device, num_threads, rerun, set_, epochs, epochs_for)
+    shared = _run_set(
+        models,
+        output_dir,
+        report_dir,
+        precision,
+        device,
+        num_threads,
+        rerun,
+        set_,
+        epochs,
+        epochs_for,
+        compile_kernels=compile_kernels,
+    )
     cfg = GlueConfig(
         **shared,
         tasks=tasks,
@@ -652,6 +683,7 @@ def reproduce(
     device: str | None = DEVICE,
     num_threads: int | None = NUM_THREADS,
     rerun: bool | None = RERUN,
+    compile_kernels: bool | None = COMPILE,
     output_dir: str | None = OUTPUT_DIR,
     report_dir: str | None = REPORT_DIR,
 ) -> None:
@@ -660,7 +692,19 @@ def reproduce(
     from .reproduce import ReproduceConfig, render_markdown
     from .reproduce import reproduce as run_reproduce
 
-    shared = _run_set(None, output_dir, report_dir, precision, device, num_threads, rerun, set_, epochs, epochs_for)
+    shared = _run_set(
+        None,
+        output_dir,
+        report_dir,
+        precision,
+        device,
+        num_threads,
+        rerun,
+        set_,
+        epochs,
+        epochs_for,
+        compile_kernels=compile_kernels,
+    )
     cfg = ReproduceConfig(
         **shared, table=table, seed=seed, data_dir=data_dir, max_train_samples=max_train_samples, datasets=datasets
     )
@@ -771,12 +815,15 @@ def analyze_gradients_command(
     device: str | None = DEVICE,
     num_threads: int | None = NUM_THREADS,
     rerun: bool | None = RERUN,
+    compile_kernels: bool | None = COMPILE,
     output_dir: str | None = OUTPUT_DIR,
     report_dir: str | None = REPORT_DIR,
 ) -> None:
     """Gradient norms per step w.r.t. the [CLS] embedding, all input embeddings and the classifier; for Wave
     models, the share of the [CLS] gradient through the magnitude G and through the phase."""
-    shared = _run_set(models, output_dir, report_dir, precision, device, num_threads, rerun, set_)
+    shared = _run_set(
+        models, output_dir, report_dir, precision, device, num_threads, rerun, set_, compile_kernels=compile_kernels
+    )
     data = _data_flags(
         dataset=dataset, data_dir=data_dir, max_length=max_length, max_train_samples=max_train_samples, seed=seed
     )
@@ -808,11 +855,14 @@ def analyze_convergence_command(
     device: str | None = DEVICE,
     num_threads: int | None = NUM_THREADS,
     rerun: bool | None = RERUN,
+    compile_kernels: bool | None = COMPILE,
     output_dir: str | None = OUTPUT_DIR,
     report_dir: str | None = REPORT_DIR,
 ) -> None:
     """Test accuracy every few batches during the first batches of training, every model on one plot."""
-    shared = _run_set(models, output_dir, report_dir, precision, device, num_threads, rerun, set_)
+    shared = _run_set(
+        models, output_dir, report_dir, precision, device, num_threads, rerun, set_, compile_kernels=compile_kernels
+    )
     data = _data_flags(
         dataset=dataset, data_dir=data_dir, max_length=max_length, max_train_samples=max_train_samples, seed=seed
     )

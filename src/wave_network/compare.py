@@ -121,9 +121,12 @@ def compare(cfg: CompareConfig) -> CompareResult:
 
 
 def _run_model(cfg: CompareConfig, model: str) -> dict[str, Any]:
-    """Train or reuse ``model`` (``runsets.run_model``), then time its inference once."""
+    """Train or reuse ``model`` (``runsets.run_model``) and time its inference: in the training process, after
+    training, or in a process of its own for a reused run that has no timing yet."""
     train_cfg = cfg.train_config(model)
-    run = run_model(train_cfg, rerun=cfg.rerun)
+    latency_args = (str(train_cfg.output_dir), asdict(train_cfg.data), cfg.latency_docs, cfg.latency_batch_size,
+                    cfg.device)  # fmt: skip
+    run = run_model(train_cfg, rerun=cfg.rerun, then=(measure_latency, latency_args))
     row: dict[str, Any] = {"model": model, "description": describe_model(model), "run_dir": str(run.run_dir)}
     if not run.ok:
         return row | {"status": "failed", "error": run.error}
@@ -131,7 +134,6 @@ def _run_model(cfg: CompareConfig, model: str) -> dict[str, Any]:
     if not (run.run_dir / TRAINING_CURVES).exists():
         report_run(run.run_dir)  # the run's figures, as `wave-network train` draws them
     if not (run.run_dir / LATENCY).exists():
-        latency_args = (str(run.run_dir), asdict(train_cfg.data), cfg.latency_docs, cfg.latency_batch_size, cfg.device)
         error = in_subprocess(_latency_child, latency_args, run.run_dir / ERROR)
         if error is not None:
             logger.warning("%s: latency not measured: %s", model, error)
@@ -139,15 +141,16 @@ def _run_model(cfg: CompareConfig, model: str) -> dict[str, Any]:
 
 
 def _latency_child(run_dir: str, data_fields: dict, docs: int, batch_size: int, device: str, error_file: str) -> None:
-    child_guard(error_file, lambda: measure_latency(run_dir, DataConfig(**data_fields), docs, batch_size, device))
+    child_guard(error_file, lambda: measure_latency(run_dir, data_fields, docs, batch_size, device))
 
 
 def measure_latency(
-    run_dir: str | Path, data_cfg: DataConfig, docs: int = 256, batch_size: int = 64, device: str = "auto"
+    run_dir: str | Path, data_cfg: DataConfig | dict, docs: int = 256, batch_size: int = 64, device: str = "auto"
 ) -> dict[str, Any]:
     """Milliseconds per test text of the run's best checkpoint, at batch 1 and batched; written to
-    ``latency.json`` in ``run_dir``. Inference runs in float32, as ``predict`` does: on CPUs bf16 autocast can be
-    many times slower at batch 1 (measured: 0.6 s against 48 ms per text for all-MiniLM-L6-v2 at 30 tokens)."""
+    ``latency.json`` in ``run_dir``; ``data_cfg`` may be a ``DataConfig``'s fields. Inference runs in float32, as
+    ``predict`` does: on CPUs bf16 autocast can be many times slower at batch 1 (measured: 0.6 s against 48 ms per
+    text for all-MiniLM-L6-v2 at 30 tokens)."""
     import torch
 
     from . import data as wn_data
@@ -155,6 +158,8 @@ def measure_latency(
     from .training.evaluation import MODEL_INPUTS
     from .training.inference import load_model
 
+    if isinstance(data_cfg, dict):
+        data_cfg = DataConfig(**data_cfg)
     run_dir = Path(run_dir)
     torch_device = resolve_device(device)
     model, tokenizer = load_model(run_dir, torch_device)

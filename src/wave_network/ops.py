@@ -185,12 +185,16 @@ def masked_mean(x: Tensor, attention_mask: Tensor | None) -> Tensor:
 # in cache and never reach the size (32 MB) above which glibc maps fresh, page-faulting memory for every tensor.
 _CHUNK_ELEMENTS = 1 << 21
 
+
 # WAVE_NETWORK_COMPILE=0 runs the kernels eagerly from the start (a machine without a C++ compiler, a short-lived
 # process for which compiling costs more than it saves); set_compile changes it at run time.
-_COMPILE = {
-    "enabled": os.environ.get("WAVE_NETWORK_COMPILE", "1").strip().lower() not in ("0", "false", "no", "off"),
-    "failed": None,
-}
+def env_allows_compile() -> bool:
+    """``False`` when the environment variable WAVE_NETWORK_COMPILE is 0 (false, no, off): then no run compiles,
+    whatever its config says."""
+    return os.environ.get("WAVE_NETWORK_COMPILE", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+_COMPILE = {"enabled": env_allows_compile(), "failed": None}
 
 
 def set_compile(enabled: bool) -> None:

@@ -97,7 +97,7 @@ class RunSetConfig:
         model_epochs: per-model epochs that replace ``epochs``: a key ``MODEL``, or ``DATASET/MODEL`` (``TASK/MODEL``)
             for one data set only (a budget cut for a slow baseline, marked in the report).
         model_overrides: per model name, config fields to change (``{"bert": {"checkpoint": "minilm"}}``).
-        precision, device, num_threads: as in ``TrainConfig``, for every run.
+        precision, device, num_threads, compile: as in ``TrainConfig``, for every run.
         rerun: train every model again even when a finished run with the same set-up exists.
         quiet: no progress bars.
     """
@@ -111,6 +111,7 @@ class RunSetConfig:
     precision: str = "auto"
     device: str = "auto"
     num_threads: int | None = None
+    compile: bool = True
     rerun: bool = False
     quiet: bool = False
 
@@ -174,6 +175,7 @@ class RunSetConfig:
             "seed": seed,
             "device": self.device,
             "num_threads": self.num_threads,
+            "compile": self.compile,
             "output_dir": str(run_dir),
             "quiet": True,
         }
@@ -244,6 +246,7 @@ def run_model(
     callbacks: Sequence[Any] = (),
     data: Any = None,
     tokenizer: Any = None,
+    then: tuple[Any, tuple] | None = None,
 ) -> ModelRun:
     """Train ``cfg`` into ``cfg.output_dir``, or reuse or resume what is there.
 
@@ -257,6 +260,9 @@ def run_model(
             ``ModelRun`` that names the differences (the user's results are never deleted silently).
         setup: the suite's own record of what else defines the run (an analysis's recording interval); stored
             as ``SETUP`` in the run directory and compared on reuse.
+        then: ``(function, args)``, a picklable top-level function the child process calls with ``args`` once the
+            run has trained (compare times inference there, without starting a second process); its failure is
+            logged, not the run's.
     """
     run_dir = Path(cfg.output_dir)
     outcome = ModelRun(model=cfg.model, run_dir=run_dir, status="ok")
@@ -279,7 +285,7 @@ def run_model(
         else:
             shutil.rmtree(run_dir)  # an unfinished run with nothing to resume from, a different one, or rerun
     if isolate:
-        outcome.error = in_subprocess(_train_child, (cfg.to_dict(),), run_dir / ERROR)
+        outcome.error = in_subprocess(_train_child, (cfg.to_dict(), then), run_dir / ERROR)
         if outcome.error is not None:
             outcome.status = "failed"
             return outcome
@@ -326,7 +332,16 @@ def child_guard(error_file: str, work: Any) -> None:
         sys.exit(1)
 
 
-def _train_child(cfg_dict: dict[str, Any], error_file: str) -> None:
+def _train_child(cfg_dict: dict[str, Any], then: tuple[Any, tuple] | None, error_file: str) -> None:
     from .training import train
 
-    child_guard(error_file, lambda: train(TrainConfig.from_dict(cfg_dict)))
+    def work() -> None:
+        train(TrainConfig.from_dict(cfg_dict))
+        if then is not None:
+            function, args = then
+            try:
+                function(*args)
+            except Exception as exc:  # noqa: BLE001  (the run itself succeeded; the caller sees what is missing)
+                logger.warning("%s after training failed: %s: %s", function.__name__, type(exc).__name__, exc)
+
+    child_guard(error_file, work)

@@ -111,7 +111,7 @@ def train(
     if (data is None) != (tokenizer is None):
         raise ValueError("train(): pass data and tokenizer together, or neither")
     tune_allocator()
-    ops.set_compile(cfg.compile)
+    ops.set_compile(cfg.compile and ops.env_allows_compile())  # WAVE_NETWORK_COMPILE=0 wins, as documented
     info = ddp.init_distributed(resolve_device(cfg.device, option="TrainConfig.device").type)
     device = resolve_device(cfg.device, info.local_rank, option="TrainConfig.device")
     try:
