@@ -13,6 +13,7 @@ Order: `global_semantics=local` (each token's G over its window of neighbours) a
 modulated by the local one), `local_window` tokens each side. Depth: 2 and 4 residual blocks (paper Eq. 8; the
 preset's blocks are pre-FFN-residual with a final LayerNorm).
 
+Accuracy only: the runs may share the machine, so no throughput is read from them.
 Run directories: runs/benchmarks/variants/<dataset>[-<split>]__<variant>__seed<seed> (a finished one is reused).
 Results: benchmarks/results/order_depth.{json,md,png}; then `python benchmarks/update_readme.py`.
 """
@@ -27,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import wave_variants_benchmark as ladder  # noqa: E402  (the ladder's protocol: commands, directories, summaries)
+from wave_network.reporting import model_styles, new_figure  # noqa: E402
 
 BASE_NAME = "wave-wide, no label smoothing"
 BASE = next(r for r in ladder.LADDER if r[0] == BASE_NAME)
@@ -50,6 +52,33 @@ VARIANTS = [
 ]
 
 
+def untimed(row: dict) -> dict:
+    """These runs answer accuracy questions and may share the CPU with other work: no throughput is reported
+    from them (the ladder's --speed runs measure it alone)."""
+    return row | {"train_tokens_per_s": None, "throughput_from": None}
+
+
+def plot(record: dict, path: Path) -> None:
+    """Test accuracy (mean and seed standard deviation) of every variant and classic, one panel per data set,
+    each row in its own colour and marker."""
+    datasets = list(record["datasets"])
+    names = list(dict.fromkeys(n for info in record["datasets"].values() for n in info["rows"]))
+    styles = model_styles(names)
+    fig = new_figure((5.5 * len(datasets) + 1, 0.45 * len(names) + 1.5))
+    axes = fig.subplots(1, len(datasets), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets, strict=True):
+        rows = record["datasets"][dataset]["rows"]
+        shown = [n for n in names if n in rows and rows[n]["mean"] is not None]
+        for y, name in enumerate(reversed(shown)):
+            entry, style = rows[name], styles[name]
+            ax.errorbar(entry["mean"], y, xerr=entry["std"] or 0, fmt=style.marker, color=style.color, capsize=3)
+        ax.set_yticks(range(len(shown)), list(reversed(shown)), fontsize=8)
+        ax.set_xlabel("test accuracy (%), mean ± std over seeds")
+        ax.set_title(dataset)
+        ax.grid(True, axis="x", alpha=0.3)
+    fig.savefig(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="sst2")
@@ -66,12 +95,12 @@ def main() -> None:
     for dataset in args.datasets.split(","):
         rows = dict(record["datasets"].get(dataset, {}).get("rows", {}))
         for entry in [v for v in VARIANTS if v[0] in names]:
-            rows[entry[0]] = ladder.summarise([ladder.train_rung(dataset, entry, s) for s in seeds]) | {
+            rows[entry[0]] = untimed(ladder.summarise([ladder.train_rung(dataset, entry, s) for s in seeds])) | {
                 "adds": entry[3]
             }
         classic_dirs = [ladder.train_classics(dataset, s) for s in seeds]
         for i, model in enumerate(ladder.CLASSICS):
-            rows[model] = ladder.summarise([dirs[i] for dirs in classic_dirs]) | {"adds": "cheap classic"}
+            rows[model] = untimed(ladder.summarise([dirs[i] for dirs in classic_dirs])) | {"adds": "cheap classic"}
         order = [v[0] for v in VARIANTS] + ladder.CLASSICS
         rows = {name: rows[name] for name in order if name in rows}
         record["datasets"][dataset] = {
@@ -82,7 +111,7 @@ def main() -> None:
     ladder.RESULTS.mkdir(parents=True, exist_ok=True)
     out_json.write_text(json.dumps(record, indent=2) + "\n")
     (ladder.RESULTS / "order_depth.md").write_text(ladder.markdown(record))
-    ladder.plot(record, ladder.RESULTS / "order_depth.png")
+    plot(record, ladder.RESULTS / "order_depth.png")
     print((ladder.RESULTS / "order_depth.md").read_text())
 
 
