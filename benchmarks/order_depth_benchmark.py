@@ -94,7 +94,11 @@ def main() -> None:
     record = json.loads(out_json.read_text()) if out_json.exists() else {"datasets": {}}
     for dataset in args.datasets.split(","):
         rows = dict(record["datasets"].get(dataset, {}).get("rows", {}))
-        for entry in [v for v in VARIANTS if v[0] in names]:
+        chosen = [v for v in VARIANTS if v[0] in names]
+        for seed in seeds:  # a seed of every variant before the next seed: a cut-short run still compares them all
+            for entry in chosen:
+                ladder.train_rung(dataset, entry, seed)
+        for entry in chosen:
             rows[entry[0]] = untimed(ladder.summarise([ladder.train_rung(dataset, entry, s) for s in seeds])) | {
                 "adds": entry[3]
             }
