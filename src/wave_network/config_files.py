@@ -97,18 +97,24 @@ def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
     return values
 
 
+def read_file(path: Path, what: str) -> Any:
+    """The YAML (or, for ``.json``, JSON) content of ``path``; an unreadable or malformed file is a
+    ``ConfigFileError`` naming it and ``what`` it was meant to be."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigFileError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    try:
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise ConfigFileError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
+
+
 def load_file(path: str | Path) -> dict[str, Any]:
     """A configuration file's sections (``model``, ``data``, ``train``), checked for unknown sections; the
     ``model`` section may also be a bare model name."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigFileError(f"{path}: cannot read the configuration file ({exc.strerror or exc})") from None
-    try:
-        values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise ConfigFileError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
+    values = read_file(path, "the configuration file")
     if values is None:
         values = {}
     if not isinstance(values, dict):

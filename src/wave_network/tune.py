@@ -65,8 +65,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import config_files
 from .config_files import ConfigFileError
 from .training.callbacks import Callback
@@ -285,14 +283,7 @@ def load_space(space: str | Path | dict[str, Any], base: dict[str, Any]) -> dict
     if isinstance(space, (str, Path)):
         path = Path(space)
         where = str(path)
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise ConfigFileError(f"{path}: cannot read the search space ({exc.strerror or exc})") from None
-        try:
-            space = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (yaml.YAMLError, json.JSONDecodeError) as exc:
-            raise ConfigFileError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
+        space = config_files.read_file(path, "the search space")
     if not isinstance(space, dict) or not space:
         raise ConfigFileError(
             f"{where}: expected a mapping of SECTION.FIELD: {{low: ..., high: ...}} or {{choices: [...]}}"
