@@ -158,3 +158,18 @@ def test_write_and_resolve_are_inverse():
     )
     sections = config_files.from_train_config(cfg)
     assert config_files.to_train_config(sections) == cfg
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["glue", "--models", "nope"], "--models: unknown ['nope']"),
+        (["compare", "--models", "tfidf", "--epochs-for", "bert=2"], "--epochs-for: names models not run: ['bert']"),
+        (["compare", "--models", "tfidf,tfidf"], "--models: names a model twice"),
+        (["analyze", "gradients", "--models", "tfidf", "--set", "bert.hidden_size=2"], "--set: names models not run"),
+    ],
+)
+def test_run_set_errors_name_the_flags(args, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())

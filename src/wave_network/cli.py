@@ -99,6 +99,25 @@ _FLAGS = {
     "TuneConfig.pruner": "--pruner",
     "TuneConfig.study_name": "--study-name",
 }
+# The run-set configs' fields, whichever suite's config names them.
+_RUN_SET_FLAGS = {
+    "models": "--models",
+    "epochs": "--epochs",
+    "model_epochs": "--epochs-for",
+    "model_overrides": "--set",
+    "precision": "--precision",
+    "device": "--device",
+    "num_threads": "--num-threads",
+    "tasks": "--tasks",
+    "seeds": "--seeds",
+    "small_task_seeds": "--small-task-seeds",
+    "latency_docs": "--latency-docs",
+    "steps": "--steps",
+    "every": "--every",
+    "batch_size": "--batch-size",
+    "curve_samples": "--curve-samples",
+}
+_RUN_SET_CONFIG = re.compile(r"\b(?:Compare|Glue|Reproduce|TrainingAnalysis)Config\.(\w+)")
 _CONFIG_NAME = re.compile(r"\b(?:TrainConfig|DataConfig|TuneConfig)\.\w+|\bresume=True\b")
 _OVERRIDE = re.compile(r"(?:\bTrainConfig\.model_overrides\['(\w+)'\]|\bWaveConfig\.(\w+))")
 _CONFIG_FIELD = re.compile(r"\b(?:TrainConfig|DataConfig)\.(\w+)")
@@ -117,6 +136,7 @@ def _as_flags(message: str, dotted: bool = False) -> str:
         return _FLAGS.get(text, text)
 
     message = _CONFIG_NAME.sub(name, message)
+    message = _RUN_SET_CONFIG.sub(lambda m: _RUN_SET_FLAGS.get(m.group(1), m.group(0)), message)
     if not dotted:
         message = re.sub(r"(?<![.\w-])learning_rate\b", "--lr", message)
         message = re.sub(r"\bprecision='(\w+)'", r"--precision \1", message)
