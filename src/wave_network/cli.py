@@ -282,32 +282,21 @@ def _per_model(pairs: list[str] | None) -> dict[str, dict[str, Any]]:
     return per_model
 
 
-def _run_set(
-    models: str | None,
-    output_dir: str | None,
-    report_dir: str | None,
-    precision: str | None,
-    device: str | None,
-    num_threads: int | None,
-    rerun: bool | None,
-    set_: list[str] | None,
-    epochs: int | None = None,
-    epochs_for: list[str] | None = None,
-    compile_kernels: bool | None = None,
-) -> dict[str, Any]:
-    """The shared ``RunSetConfig`` fields given on the command line (the rest keep the suite's defaults)."""
+def _run_set(options: dict[str, Any]) -> dict[str, Any]:
+    """The shared ``RunSetConfig`` fields a suite command was given (its ``locals()``: the shared options carry the
+    same parameter names in every suite command); options not given keep the suite's defaults."""
     values = {
-        "compile": compile_kernels,
-        "models": models,
-        "output_dir": output_dir,
-        "report_dir": report_dir,
-        "precision": precision,
-        "device": device,
-        "num_threads": num_threads,
-        "rerun": rerun,
-        "epochs": epochs,
-        "model_epochs": config_files.parse_overrides(epochs_for) if epochs_for else None,
-        "model_overrides": _per_model(set_) if set_ else None,
+        "compile": options.get("compile_kernels"),
+        "models": options.get("models"),
+        "output_dir": options.get("output_dir"),
+        "report_dir": options.get("report_dir"),
+        "precision": options.get("precision"),
+        "device": options.get("device"),
+        "num_threads": options.get("num_threads"),
+        "rerun": options.get("rerun"),
+        "epochs": options.get("epochs"),
+        "model_epochs": config_files.parse_overrides(options["epochs_for"]) if options.get("epochs_for") else None,
+        "model_overrides": _per_model(options["set_"]) if options.get("set_") else None,
     }
     return {k: v for k, v in values.items() if v is not None}
 
@@ -603,19 +592,7 @@ def compare(
             seed=seed,
         )
     )
-    shared = _run_set(
-        models,
-        output_dir,
-        report_dir,
-        precision,
-        device,
-        num_threads,
-        rerun,
-        set_,
-        epochs,
-        epochs_for,
-        compile_kernels=compile_kernels,
-    )
+    shared = _run_set(locals())
     cfg = CompareConfig(**shared, data=data, seed=seed, latency_docs=latency_docs)
     result = run_compare(cfg)
     title = f"compare on {data.dataset} (max length {data.max_length}, seed {seed})"
@@ -661,19 +638,7 @@ def glue(
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
         raise ValueError(f"--seeds expects comma-separated integers, got {seeds!r}") from None
-    shared = _run_set(
-        models,
-        output_dir,
-        report_dir,
-        precision,
-        device,
-        num_threads,
-        rerun,
-        set_,
-        epochs,
-        epochs_for,
-        compile_kernels=compile_kernels,
-    )
+    shared = _run_set(locals())
     cfg = GlueConfig(
         **shared,
         tasks=tasks,
@@ -712,19 +677,7 @@ def reproduce(
     from .reproduce import ReproduceConfig, render_markdown
     from .reproduce import reproduce as run_reproduce
 
-    shared = _run_set(
-        None,
-        output_dir,
-        report_dir,
-        precision,
-        device,
-        num_threads,
-        rerun,
-        set_,
-        epochs,
-        epochs_for,
-        compile_kernels=compile_kernels,
-    )
+    shared = _run_set(locals())
     cfg = ReproduceConfig(
         **shared, table=table, seed=seed, data_dir=data_dir, max_train_samples=max_train_samples, datasets=datasets
     )
@@ -841,9 +794,7 @@ def analyze_gradients_command(
 ) -> None:
     """Gradient norms per step w.r.t. the [CLS] embedding, all input embeddings and the classifier; for Wave
     models, the share of the [CLS] gradient through the magnitude G and through the phase."""
-    shared = _run_set(
-        models, output_dir, report_dir, precision, device, num_threads, rerun, set_, compile_kernels=compile_kernels
-    )
+    shared = _run_set(locals())
     data = _data_flags(
         dataset=dataset, data_dir=data_dir, max_length=max_length, max_train_samples=max_train_samples, seed=seed
     )
@@ -880,9 +831,7 @@ def analyze_convergence_command(
     report_dir: str | None = REPORT_DIR,
 ) -> None:
     """Test accuracy every few batches during the first batches of training, every model on one plot."""
-    shared = _run_set(
-        models, output_dir, report_dir, precision, device, num_threads, rerun, set_, compile_kernels=compile_kernels
-    )
+    shared = _run_set(locals())
     data = _data_flags(
         dataset=dataset, data_dir=data_dir, max_length=max_length, max_train_samples=max_train_samples, seed=seed
     )

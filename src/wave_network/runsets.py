@@ -23,7 +23,7 @@ import shutil
 import sys
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -281,7 +281,7 @@ def run_model(
     if run_dir.exists():
         finished = (run_dir / RESULTS).exists()
         if resume and not rerun and not finished and (run_dir / LAST / TRAINER_STATE).exists():
-            cfg = _with_resume(cfg)
+            cfg = replace(cfg, resume=True)
         else:
             shutil.rmtree(run_dir)  # an unfinished run with nothing to resume from, a different one, or rerun
     if isolate:
@@ -296,12 +296,6 @@ def run_model(
     if setup is not None:
         (run_dir / SETUP).write_text(json.dumps(to_jsonable(setup), indent=2) + "\n")
     return outcome
-
-
-def _with_resume(cfg: TrainConfig) -> TrainConfig:
-    from dataclasses import replace
-
-    return replace(cfg, resume=True)
 
 
 def in_subprocess(target: Any, args: tuple, error_file: Path) -> str | None:
