@@ -1,5 +1,5 @@
 """Summaries of the analyses' records (numbers stored in their JSON payloads). The tables and plots are drawn by
-``wave_network.reporting.analysis``; their names stay importable from here."""
+``wave_network.reporting.analysis``."""
 
 from __future__ import annotations
 
@@ -7,30 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from ..reporting.analysis import (
-    GRADIENT_SERIES,
-    complexity_markdown,
-    convergence_markdown,
-    gradient_markdown,
-    independence_markdown,
-    plot_complexity,
-    plot_convergence,
-    plot_gradients,
-    plot_independence,
-)
+from ..reporting.analysis import GRADIENT_SERIES
 
-__all__ = [
-    "complexity_markdown",
-    "convergence_markdown",
-    "convergence_summary",
-    "gradient_markdown",
-    "gradient_summary",
-    "independence_markdown",
-    "plot_complexity",
-    "plot_convergence",
-    "plot_gradients",
-    "plot_independence",
-]
+__all__ = ["convergence_summary", "gradient_summary"]
 
 
 def gradient_summary(models: dict[str, Any]) -> dict[str, Any]:
