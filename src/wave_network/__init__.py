@@ -10,7 +10,7 @@ os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 from .classifier import TextClassifier, train_supervised
 from .configuration_wave import WaveConfig
-from .modeling_wave import WaveForSequenceClassification, WaveModel, WavePreTrainedModel
+from .modeling_wave import WaveForMaskedLM, WaveForSequenceClassification, WaveModel, WavePreTrainedModel
 from .params import ParameterCount, count_parameters
 from .presets import Preset, get_preset, list_presets
 from .registry import create_model, list_models, register_model, wave_config_from_preset
@@ -22,6 +22,7 @@ __all__ = [
     "TextClassifier",
     "Preset",
     "WaveConfig",
+    "WaveForMaskedLM",
     "WaveForSequenceClassification",
     "WaveModel",
     "WavePreTrainedModel",

@@ -79,6 +79,12 @@ _FLAGS = {
     "TrainConfig.tracker": "--tracker",
     "TrainConfig.num_threads": "--num-threads",
     "TrainConfig.max_steps": "--max-steps",
+    "TrainConfig.init_from": "--init-from",
+    "PretrainConfig.model": "--model",
+    "PretrainConfig.datasets": "--datasets",
+    "PretrainConfig.mask_prob": "--mask-prob",
+    "PretrainConfig.resume": "--resume",
+    "PretrainConfig.output_dir": "--output-dir",
     "DataConfig.dataset": "--dataset",
     "DataConfig.data_dir": "--data-dir",
     "DataConfig.train_file": "--train-file",
@@ -118,7 +124,7 @@ _RUN_SET_FLAGS = {
     "curve_samples": "--curve-samples",
 }
 _RUN_SET_CONFIG = re.compile(r"\b(?:Compare|Glue|Reproduce|TrainingAnalysis)Config\.(\w+)")
-_CONFIG_NAME = re.compile(r"\b(?:TrainConfig|DataConfig|TuneConfig)\.\w+|\bresume=True\b")
+_CONFIG_NAME = re.compile(r"\b(?:TrainConfig|DataConfig|TuneConfig|PretrainConfig)\.\w+|\bresume=True\b")
 _OVERRIDE = re.compile(r"(?:\bTrainConfig\.model_overrides\['(\w+)'\]|\bWaveConfig\.(\w+))")
 _CONFIG_FIELD = re.compile(r"\b(?:TrainConfig|DataConfig)\.(\w+)")
 
@@ -359,6 +365,12 @@ def train(
     resume: bool | None = _opt(None, "--resume", panel=OUTPUT, help="Continue the interrupted run in --output-dir."),
     tracker: str | None = _opt(None, "--tracker", panel=OUTPUT, help="none, tensorboard, wandb (offline) or mlflow."),
     quiet: bool | None = QUIET,
+    init_from: str | None = _opt(
+        None,
+        "--init-from",
+        panel=MODEL,
+        help="Start the wave path from a `wave-network pretrain` run directory (same preset and --set overrides).",
+    ),
 ) -> None:
     """Train a model, select the best epoch on a validation split carved from the training data, evaluate it on
     the test set once, and write a run directory (config, run.yaml, metrics, results, checkpoint, plots).
@@ -402,6 +414,7 @@ def train(
         "train.resume": resume,
         "train.tracker": tracker,
         "train.quiet": quiet,
+        "train.init_from": init_from,
     }
     try:
         cfg = config_files.resolve(config, flags, set_)
@@ -682,6 +695,93 @@ def reproduce(
         **shared, table=table, seed=seed, data_dir=data_dir, max_train_samples=max_train_samples, datasets=datasets
     )
     console.print(render_markdown(run_reproduce(cfg)))
+
+
+@app.command(rich_help_panel=USE)
+@_handled
+def pretrain(
+    model: str = _opt(
+        "wave-wide", "--model", "-m", panel=MODEL, help="The Wave preset whose wave path is pre-trained."
+    ),
+    set_: list[str] | None = _opt(
+        None, "--set", panel=MODEL, help="Model field FIELD=VALUE (num_layers=2); fine-tune with the same. Repeatable."
+    ),
+    datasets: str | None = _opt(
+        None,
+        "--datasets",
+        panel=DATA,
+        help="Comma-separated data sets whose training texts form the corpus. [default: every one with a training "
+        "split: ag_news, dbpedia_14, imdb, sst2, cola, mrpc, rte, stsb, wnli]",
+    ),
+    data_dir: str | None = DATA_DIR,
+    tokenizer: str | None = TOKENIZER,
+    holdout_seeds: str = _opt(
+        "42,43,44",
+        "--holdout-seeds",
+        panel=DATA,
+        help="Seeds of the fine-tuning runs: their validation texts stay out.",
+    ),
+    max_length: int = _opt(128, "--max-length", panel=DATA, help="Tokens per window; longer texts give several."),
+    max_texts: int | None = _opt(
+        None, "--max-texts", panel=DATA, help="Use this many texts of the corpus (quick runs)."
+    ),
+    mask_prob: float = _opt(0.15, "--mask-prob", panel=TRAINING, help="Share of tokens masked."),
+    lr: float = _opt(1e-3, "--lr", panel=TRAINING, help="Peak learning rate."),
+    epochs: int = _opt(1, "--epochs", panel=TRAINING, help="Passes over the corpus."),
+    batch_size: int = _opt(128, "--batch-size", panel=TRAINING, help="Windows per batch."),
+    max_steps: int | None = _opt(None, "--max-steps", panel=TRAINING, help="Stop after N optimiser steps."),
+    eval_every_steps: int | None = _opt(
+        None, "--eval-every-steps", panel=TRAINING, help="Also validate every N steps (default: every epoch)."
+    ),
+    seed: int = _opt(42, "--seed", panel=TRAINING, help="Seed of initialisation, masks and batch order."),
+    precision: str = _opt("auto", "--precision", panel=RUN, help="auto (bf16 autocast where supported), bf16 or fp32."),
+    device: str = _opt("auto", "--device", panel=RUN, help="auto, cpu or cuda."),
+    num_threads: int | None = NUM_THREADS,
+    compile_kernels: bool = _opt(True, "--compile/--no-compile", panel=RUN, help="Compile the fused wave kernels."),
+    output_dir: str | None = _opt(None, "--output-dir", "-o", panel=OUTPUT, help="Run directory (default runs/...)."),
+    resume: bool = _opt(False, "--resume", panel=OUTPUT, help="Continue the interrupted run in --output-dir."),
+    quiet: bool = _opt(False, "--quiet", "-q", panel=OUTPUT, help="No progress bars."),
+) -> None:
+    """Pre-train a Wave preset's wave path with masked tokens on the training texts of the data sets (never a
+    validation, dev or test text), then fine-tune with `train --init-from RUN_DIR` and the same --model and --set."""
+    from .data import DataConfig
+    from .pretrain import PretrainConfig
+    from .pretrain import pretrain as run_pretraining
+
+    cfg = PretrainConfig(
+        model=model,
+        model_overrides=config_files.parse_overrides(set_) if set_ else {},
+        **({"datasets": tuple(d.strip() for d in datasets.split(",") if d.strip())} if datasets else {}),
+        data=DataConfig(**{k: v for k, v in {"data_dir": data_dir, "tokenizer": tokenizer}.items() if v}),
+        holdout_seeds=tuple(int(s) for s in holdout_seeds.split(",") if s.strip()),
+        max_length=max_length,
+        mask_prob=mask_prob,
+        max_texts=max_texts,
+        learning_rate=lr,
+        epochs=epochs,
+        batch_size=batch_size,
+        max_steps=max_steps,
+        eval_every_steps=eval_every_steps,
+        seed=seed,
+        precision=precision,
+        device=device,
+        num_threads=num_threads,
+        compile=compile_kernels,
+        output_dir=output_dir,
+        resume=resume,
+        quiet=quiet,
+    )
+    result = run_pretraining(cfg)
+    corpus = result.results.get("dataset_provenance") or {}
+    metrics = result.metrics
+    console.print(
+        f"pre-trained on {corpus.get('windows', {}).get('train', 0):,} windows "
+        f"({corpus.get('tokens', {}).get('train', 0):,} tokens) of {len(cfg.datasets)} data sets' training texts; "
+        f"best validation masked-token loss {metrics.get('val_loss', float('nan')):.4f} "
+        f"(accuracy {metrics.get('val_accuracy', float('nan')):.2%})",
+        highlight=False,
+    )
+    console.print(f"run directory: {result.run_dir}  (fine-tune: wave-network train --init-from {result.run_dir} ...)")
 
 
 @app.command(rich_help_panel=SUITES)

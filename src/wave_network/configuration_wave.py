@@ -181,8 +181,10 @@ class WaveConfig(PretrainedConfig):
         for field, allowed in choices.items():
             if getattr(self, field) not in allowed:
                 raise ValueError(f"WaveConfig.{field}={getattr(self, field)!r}; expected one of {allowed}")
-        if self.problem_type is not None and self.problem_type not in ProblemType.values():
-            raise ValueError(f"WaveConfig.problem_type={self.problem_type!r}; expected one of {ProblemType.values()}")
+        if self.problem_type is not None and self.problem_type not in ProblemType.classifier_values():
+            raise ValueError(
+                f"WaveConfig.problem_type={self.problem_type!r}; expected one of {ProblemType.classifier_values()}"
+            )
         for field in ("vocab_size", "hidden_size", "num_layers", "max_position_embeddings", "num_labels"):
             if int(getattr(self, field)) < 1:
                 raise ValueError(f"WaveConfig.{field} must be >= 1, got {getattr(self, field)}")

@@ -1,7 +1,9 @@
 """Wave Network models (arXiv 2411.02674) as Hugging Face ``PreTrainedModel`` subclasses.
 
 ``WaveModel`` returns per-token features and the pooled vector; ``WaveForSequenceClassification`` adds the
-classifier head and the loss. Both are registered with the Auto classes, so ``AutoModel.from_pretrained`` works on a
+classifier head and the loss; ``WaveForMaskedLM`` a masked-token head for pre-training (``wave-network pretrain``),
+whose ``wave.*`` weights a classifier starts from (``TrainConfig.init_from``). All are registered with the Auto
+classes, so ``AutoModel.from_pretrained`` works on a
 saved Wave Network and ``save_pretrained`` writes safetensors.
 """
 
@@ -16,13 +18,19 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, PreTrainedModel
-from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    PreTrainedModel,
+)
+from transformers.modeling_outputs import BaseModelOutputWithPooling, MaskedLMOutput, SequenceClassifierOutput
 
 from .configuration_wave import WaveConfig
 from .layers import Dropout, NGramBag, WaveBlock, WaveEmbeddings
-from .ops import masked_mean
-from .problem_types import ProblemType
+from .ops import masked_mean, masked_token_loss
+from .problem_types import IGNORE_INDEX, ProblemType
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +40,7 @@ class WavePreTrainedModel(PreTrainedModel):
     base_model_prefix = "wave"
     main_input_name = "input_ids"
     supports_gradient_checkpointing = False
+    writes_model_card = True  # a text classifier's card; a pre-training head has none
 
     def save_pretrained(self, save_directory: str | os.PathLike, *args: Any, tokenizer: Any = None, **kwargs: Any):
         """``PreTrainedModel.save_pretrained``, plus what makes the directory usable on its own: the model's code
@@ -46,7 +55,7 @@ class WavePreTrainedModel(PreTrainedModel):
             tokenizer = _default_tokenizer(self.config.vocab_size)
         if tokenizer is not None:
             tokenizer.save_pretrained(directory)
-        if not (directory / "README.md").exists():
+        if self.writes_model_card and not (directory / "README.md").exists():
             _write_model_card(directory, self.config)
 
     @torch.no_grad()
@@ -205,6 +214,69 @@ class WaveForSequenceClassification(WavePreTrainedModel):
         return F.cross_entropy(logits, labels.long())
 
 
+class WaveForMaskedLM(WavePreTrainedModel):
+    """Masked-token pre-training of the wave path (BERT's objective, Devlin et al. 2019, on the Wave Network of
+    arXiv 2411.02674): WaveModel -> per-token transform (linear, GELU, LayerNorm) -> linear map to the vocabulary.
+    The decoder is not tied to the token table, so the table can keep its sparse gradients
+    (``config.sparse_embeddings``). The wide n-gram path of a classifier preset has no part here: it is a linear
+    model of the labels and trains at fine-tuning.
+
+    With the paper's text-level G a token's output depends on the whole (masked) text only through G and on its own
+    position: the head learns what the text's global semantics say about a missing word. The order-aware G
+    (``global_semantics="local"``) and more layers give it the word's context."""
+
+    writes_model_card = False
+
+    def __init__(self, config: WaveConfig):
+        super().__init__(config)
+        self.wave = WaveModel(config)
+        self.transform = nn.Sequential(
+            nn.Linear(config.hidden_size, config.hidden_size),
+            nn.GELU(),
+            nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps),
+        )
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.wave.get_input_embeddings()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.decoder
+
+    def forward(
+        self,
+        input_ids: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        labels: Tensor | None = None,
+        inputs_embeds: Tensor | None = None,
+        **kwargs,
+    ) -> MaskedLMOutput:
+        """``labels`` (B, T): the original id of each masked token, ``IGNORE_INDEX`` elsewhere
+        (``data.MaskingCollator`` makes both). With labels, ``logits`` are (N, V) for the N masked tokens only, in
+        row-major order (the vocabulary projection of every token would cost T / N times more: about 7x at BERT's
+        15%), and ``loss`` is their mean cross-entropy. Training (gradients on, ``model.train()``) computes the loss
+        alone, in one fused kernel (``ops.masked_token_loss``), and returns no logits. Without labels, ``logits``
+        are (B, T, V)."""
+        hidden = self.wave(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            inputs_embeds=inputs_embeds,
+        ).last_hidden_state  # (B, T, D)
+        if labels is None:
+            return MaskedLMOutput(logits=self.decoder(self.transform(hidden)))  # (B, T, V)
+        chosen = labels != IGNORE_INDEX  # (B, T)
+        masked, targets = hidden[chosen], labels[chosen]  # (N, D), (N,)
+        if not len(targets):
+            return MaskedLMOutput(loss=hidden.sum() * 0.0, logits=masked.new_zeros(0, self.config.vocab_size))
+        if self.training and torch.is_grad_enabled():
+            return MaskedLMOutput(loss=masked_token_loss(masked, self.transform, self.decoder, targets))
+        logits = self.decoder(self.transform(masked))  # (N, V)
+        return MaskedLMOutput(loss=F.cross_entropy(logits.float(), targets), logits=logits)
+
+
 # A saved model names these classes in config.json's ``auto_map`` and carries this file, ``configuration_wave.py``,
 # ``layers.py``, ``ops.py``, ``ngrams.py`` and ``problem_types.py`` (the relative imports, which transformers copies)
 # beside its weights, so ``from_pretrained(DIR, trust_remote_code=True)`` loads it where this package is not
@@ -213,10 +285,12 @@ class WaveForSequenceClassification(WavePreTrainedModel):
 WaveConfig.register_for_auto_class()
 WaveModel.register_for_auto_class("AutoModel")
 WaveForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
+WaveForMaskedLM.register_for_auto_class("AutoModelForMaskedLM")
 if __name__.startswith("wave_network."):
     AutoConfig.register("wave", WaveConfig, exist_ok=True)
     AutoModel.register(WaveConfig, WaveModel, exist_ok=True)
     AutoModelForSequenceClassification.register(WaveConfig, WaveForSequenceClassification, exist_ok=True)
+    AutoModelForMaskedLM.register(WaveConfig, WaveForMaskedLM, exist_ok=True)
 
 
 BERT_VOCAB_SIZE = 30522  # the bert-base-uncased WordPiece vocabulary, bundled with the package

@@ -23,7 +23,7 @@ from torch import nn
 
 from .capabilities import FitsWithoutGradients
 from .configuration_wave import WaveConfig
-from .modeling_wave import WaveForSequenceClassification
+from .modeling_wave import WaveForMaskedLM, WaveForSequenceClassification, WavePreTrainedModel
 from .presets import get_preset, list_presets
 
 ModelBuilder = Callable[..., nn.Module]
@@ -265,3 +265,93 @@ def create_model(
             load_token_embeddings(model, config.token_embeddings_from)
         return model
     raise KeyError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
+
+
+# WaveConfig fields that change what a pre-trained wave path's weights mean: a warm start must match them.
+ARCHITECTURE_FIELDS = (
+    "vocab_size",
+    "hidden_size",
+    "num_layers",
+    "wave_mode",
+    "readout",
+    "position_embedding",
+    "global_semantics",
+    "local_window",
+    "ngram_orders",
+    "ngram_buckets",
+    "ffn_dim",
+    "ffn_activation",
+    "residual",
+    "norm",
+)
+
+
+def create_masked_lm(name: str, vocab_size: int = 30522, **overrides: Any) -> WaveForMaskedLM:
+    """A ``WaveForMaskedLM`` with the wave path of Wave preset ``name`` (``wave-network pretrain``): its config with
+    ``overrides``, without the classifier-only wide n-gram path and pre-trained token table source."""
+    if name not in list_presets():
+        raise ValueError(
+            f"pre-training needs a Wave preset ({', '.join(list_presets())}); {name!r} is not one (the BERT-family "
+            "baselines come pre-trained)"
+        )
+    fields = {"bag_ngram_orders": [], "bag_buckets": 0, "bag_weighting": "mean", "num_labels": 1} | overrides
+    model = WaveForMaskedLM(wave_config_from_preset(name, vocab_size=vocab_size, **fields))
+    if model.config.token_embeddings_from:
+        load_token_embeddings(model, model.config.token_embeddings_from)
+    return model
+
+
+def load_pretrained_wave(model: nn.Module, source: str | Path) -> dict[str, Any]:
+    """Initialise the wave path (``model.wave``: embeddings and blocks) of a Wave model from a saved Wave model
+    directory ``source`` (a ``wave-network pretrain`` run directory, its ``best/``, or any saved Wave classifier),
+    leaving the rest (classifier head, wide path) as initialised.
+
+    The two configs must agree on ``ARCHITECTURE_FIELDS``. The position table may be longer in ``source`` (its first
+    rows are taken); segment embeddings that ``source`` lacks (pre-trained on single texts, fine-tuned on pairs)
+    keep their fresh initialisation. Returns what was done: ``source``, ``loaded`` and ``initialised`` tensor
+    names."""
+    from safetensors.torch import load_file
+
+    if not isinstance(model, WavePreTrainedModel) or not hasattr(model, "wave"):
+        raise ValueError("init_from initialises Wave models (the presets); this model is not one")
+    directory = Path(source)
+    if not (directory / "model.safetensors").exists() and (directory / "best" / "model.safetensors").exists():
+        directory = directory / "best"  # a run directory
+    weights = directory / "model.safetensors"
+    if not (directory / "config.json").exists() or not weights.exists():
+        raise FileNotFoundError(
+            f"init_from={str(source)!r}: no saved Wave model there (config.json and model.safetensors, or a run "
+            "directory with best/); give a `wave-network pretrain` run directory"
+        )
+    saved = WaveConfig.from_pretrained(directory)
+    differ = [
+        f"{name} {getattr(saved, name)!r} (this model: {getattr(model.config, name)!r})"
+        for name in ARCHITECTURE_FIELDS
+        if getattr(saved, name) != getattr(model.config, name)
+    ]
+    if differ:
+        raise ValueError(
+            f"init_from={str(source)!r} was trained with another wave path: {'; '.join(differ)}. Train with the "
+            "same preset and --set overrides as the pre-training run (see its run.yaml)"
+        )
+    state = {k.removeprefix("wave."): v for k, v in load_file(weights).items() if k.startswith("wave.")}
+    target = model.wave.state_dict()
+    loaded, initialised = [], []
+    with torch.no_grad():
+        for key, tensor in target.items():
+            value = state.get(key)
+            if value is None:
+                initialised.append(f"wave.{key}")
+                continue
+            if key.endswith("position_embeddings.weight") and value.shape[0] > tensor.shape[0]:
+                value = value[: tensor.shape[0]]
+            if tuple(value.shape) != tuple(tensor.shape):
+                raise ValueError(
+                    f"init_from={str(source)!r}: wave.{key} is {tuple(value.shape)} there and {tuple(tensor.shape)} "
+                    "here; lower DataConfig.max_length to the pre-training run's or pre-train with this one"
+                )
+            tensor.copy_(value.to(tensor.dtype))
+            loaded.append(f"wave.{key}")
+    if not loaded:
+        raise ValueError(f"init_from={str(source)!r}: the saved model has no wave.* weights")
+    return {"source": str(directory), "loaded": len(loaded), "initialised": initialised}

@@ -21,7 +21,14 @@ Modules, one job each: ``catalog`` (the named data sets and their layouts), ``so
 """
 
 from ..problem_types import ProblemType
-from .batching import BucketedDataLoader, LengthGroupedBatchSampler, PadCollator, make_dataloader, pad_batch
+from .batching import (
+    BucketedDataLoader,
+    LengthGroupedBatchSampler,
+    MaskingCollator,
+    PadCollator,
+    make_dataloader,
+    pad_batch,
+)
 from .catalog import TEXT_JOIN, list_datasets
 from .config import DataConfig
 from .errors import (
@@ -46,6 +53,7 @@ CLASSIFICATION = ProblemType.SINGLE_LABEL
 REGRESSION = ProblemType.REGRESSION
 
 __all__ = [
+    "MaskingCollator",
     "CLASSIFICATION",
     "REGRESSION",
     "TEXT_JOIN",

@@ -24,11 +24,13 @@ and the same seed, epoch and data; interleaving them rank-minor (position ``j`` 
 position ``j // world_size`` of rank ``j % world_size``) restores its exact order. Strided (not contiguous)
 shards give every rank a similar mix of lengths, so no rank waits on the longest examples.
 
-Padding (``pad_batch``) is to the longest example of each batch, never to ``max_length``.
+Padding (``pad_batch``) is to the longest example of each batch, never to ``max_length``. ``MaskingCollator`` pads
+the same way and then masks tokens for pre-training (``wave-network pretrain``).
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +39,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from ..problem_types import IGNORE_INDEX
 from .columns import column_array
 
 # Chunk size for length grouping, in global batches: large enough that batches within a chunk have similar
@@ -80,6 +83,50 @@ class PadCollator:
 
     def __call__(self, rows: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         return pad_batch(rows, self.pad_token_id)
+
+
+@dataclass(frozen=True)
+class MaskingCollator:
+    """``collate_fn`` for the masked-token objective (BERT, Devlin et al. 2019, section 3.1): pads like ``pad_batch``,
+    then chooses each real token other than ``special_ids`` with probability ``mask_prob`` (at least one per text
+    that has a maskable token), sets its label to its id (``IGNORE_INDEX`` everywhere else) and replaces it with
+    ``mask_token_id`` (80%), a random id of the vocabulary (10%) or itself (10%).
+
+    ``fixed_seed``: draw the masks from a generator seeded by this number and the batch's token ids, so the same
+    batch gets the same masks every time (validation: a comparable loss from one evaluation to the next). ``None``:
+    from torch's global generator (training: new masks every epoch, repeatable from the run's seed and resumed
+    with its RNG state). The batch's ``labels`` of the data set, if any, are replaced."""
+
+    pad_token_id: int
+    mask_token_id: int
+    vocab_size: int
+    special_ids: tuple[int, ...]
+    mask_prob: float = 0.15
+    fixed_seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.mask_prob < 1.0:
+            raise ValueError(f"MaskingCollator.mask_prob must be in (0, 1), got {self.mask_prob}")
+
+    def __call__(self, rows: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        batch = pad_batch([{k: v for k, v in row.items() if k != "labels"} for row in rows], self.pad_token_id)
+        ids = batch["input_ids"]  # (B, T)
+        generator = None
+        if self.fixed_seed is not None:
+            generator = torch.Generator().manual_seed(zlib.crc32(ids.numpy().tobytes(), self.fixed_seed))
+        maskable = batch["attention_mask"].bool() & ~torch.isin(ids, torch.tensor(self.special_ids))  # (B, T)
+        scores = torch.rand(ids.shape, generator=generator)  # (B, T)
+        chosen = maskable & (scores < self.mask_prob)
+        # A text whose draw chose nothing gets its lowest-scoring maskable token: every text contributes.
+        lowest = scores.masked_fill(~maskable, 2.0).argmin(dim=1, keepdim=True)  # (B, 1)
+        none = ~chosen.any(dim=1, keepdim=True) & maskable.any(dim=1, keepdim=True)
+        chosen |= torch.zeros_like(chosen).scatter_(1, lowest, none)
+        labels = torch.where(chosen, ids, torch.full_like(ids, IGNORE_INDEX))
+        action = torch.rand(ids.shape, generator=generator)  # < 0.8: [MASK], < 0.9: a random id, else kept
+        random_ids = torch.randint(self.vocab_size, ids.shape, generator=generator)
+        masked = torch.where(chosen & (action < 0.8), torch.full_like(ids, self.mask_token_id), ids)
+        masked = torch.where(chosen & (action >= 0.8) & (action < 0.9), random_ids, masked)
+        return batch | {"input_ids": masked, "labels": labels}
 
 
 class LengthGroupedBatchSampler(Sampler[list[int]]):
@@ -187,6 +234,7 @@ def make_dataloader(
     group_by_length: bool = True,
     num_workers: int = 0,
     pin_memory: bool = False,
+    collate_fn: Any = None,
 ) -> BucketedDataLoader:
     """A loader of padded batches from a tokenized split (``TokenizedSplits.train`` ...).
 
@@ -197,6 +245,8 @@ def make_dataloader(
         shuffle, seed, rank, world_size, drop_last, group_by_length: see ``LengthGroupedBatchSampler``.
         pad_token_id: the tokenizer's pad id (``TokenizedSplits.pad_token_id``).
         num_workers, pin_memory: as for ``torch.utils.data.DataLoader``.
+        collate_fn: turns the rows of a batch into tensors; ``None``: ``PadCollator(pad_token_id)``
+            (``MaskingCollator`` for pre-training).
 
     Each batch is a dict of tensors: ``input_ids``, ``attention_mask``, ``token_type_ids`` (B, T) long and
     ``labels`` (B,) long (float32 for regression). ``loader.set_epoch(epoch)`` must be called before each
@@ -221,7 +271,7 @@ def make_dataloader(
     return BucketedDataLoader(
         dataset.select_columns(columns).with_format(None),
         batch_sampler=sampler,
-        collate_fn=PadCollator(pad_token_id),
+        collate_fn=collate_fn if collate_fn is not None else PadCollator(pad_token_id),
         num_workers=num_workers,
         pin_memory=pin_memory,
     )

@@ -65,6 +65,9 @@ class TrainConfig:
         num_threads: ``torch.set_num_threads`` for CPU work; ``None`` keeps torch's default.
         max_steps: stop after this many optimiser steps in total (smoke tests); ``None`` runs every epoch.
         quiet: no progress bars (they are also off when stderr is not a terminal).
+        init_from: a ``wave-network pretrain`` run directory (or any saved Wave model) whose wave path (token,
+            position and n-gram tables, wave blocks) initialises the model; the classifier head and the wide path
+            start fresh (``registry.load_pretrained_wave``). ``None``: from scratch. Wave presets only.
     """
 
     model: str = "paper-modulation"
@@ -93,6 +96,7 @@ class TrainConfig:
     num_threads: int | None = None
     max_steps: int | None = None
     quiet: bool = False
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.data, dict):
@@ -101,6 +105,8 @@ class TrainConfig:
             self.output_dir = str(self.output_dir)
         if isinstance(self.resume, Path):
             self.resume = str(self.resume)
+        if isinstance(self.init_from, Path):
+            self.init_from = str(self.init_from)
         self._validate()
 
     def _validate(self) -> None:
@@ -164,6 +170,8 @@ class TrainConfig:
             fail("seed", "an integer")
         if not isinstance(self.resume, (bool, str)):
             fail("resume", "True, False or the path of a run directory")
+        if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from):
+            fail("init_from", "the path of a pre-training run directory or None")
 
     def resolved(self) -> TrainConfig:
         """A copy with ``learning_rate``, ``epochs``, ``batch_size`` and ``eval_batch_size`` filled in from

@@ -12,9 +12,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..problem_types import IGNORE_INDEX, ProblemType
 from .distributed import DistInfo, gather_objects
 from .environment import release_free_memory
-from .metrics import compute_metrics, loss_from_logits
+from .metrics import compute_metrics, loss_from_logits, masked_lm_metrics
 from .progress import ProgressBars
 
 # Evaluation batches between checks of the C heap's free memory: a forward pass is short, so a trim's page faults
@@ -63,8 +64,22 @@ def evaluate_model(
     Under torchrun each process evaluates its shard and the predictions are gathered, so all processes return
     the same metrics. Examples a sampler repeats to even out the shards are counted once, by their dataset
     index (``loader.batch_sampler`` yields the indices of each batch).
+
+    ``ProblemType.MASKED_LM`` (pre-training) keeps no logits: each batch's masked tokens add their summed
+    cross-entropy and correct first choices (see ``_evaluate_masked_lm``).
     """
     dist = dist or DistInfo()
+    if problem_type == ProblemType.MASKED_LM:
+        return _evaluate_masked_lm(
+            model,
+            loader,
+            prefix=prefix,
+            device=device,
+            autocast_dtype=autocast_dtype,
+            dist=dist,
+            bars=bars or ProgressBars(enabled=False),
+            total=total,
+        )
     bars = bars or ProgressBars(enabled=False)
     index_batches = list(loader.batch_sampler) if dist.enabled else None
     was_training = model.training
@@ -106,6 +121,39 @@ def evaluate_model(
     loss = loss_from_logits(logits, labels, problem_type)
     metrics = compute_metrics(logits.numpy(), labels.numpy(), problem_type, prefix=prefix, loss=loss)
     return EvalResult(metrics=metrics, examples=len(logits), tokens=tokens, seconds=seconds)
+
+
+def _evaluate_masked_lm(model, loader, *, prefix, device, autocast_dtype, dist, bars, total) -> EvalResult:
+    """Masked-token loss, perplexity and accuracy of ``model`` (a ``WaveForMaskedLM``) over ``loader``, whose
+    batches carry their masks (``MaskingCollator``). Under torchrun the sums are added over processes (a text a
+    sampler repeats to even out the shards counts twice: a few texts of a pre-training corpus)."""
+    was_training = model.training
+    model.eval()
+    loss_sum, correct, count, tokens = 0.0, 0, 0, 0
+    start = time.perf_counter()
+    autocast = (
+        torch.autocast(device_type=device.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
+    )
+    with autocast:
+        for i, batch in enumerate(bars.track(loader, f"{prefix} evaluation", total=total)):
+            batch = to_device(batch, device)
+            labels = batch["labels"]
+            out = model(**{k: v for k, v in batch.items() if k in MODEL_INPUTS}, labels=labels)
+            targets = labels[labels != IGNORE_INDEX]  # (N,), in the order of out.logits
+            logits = out.logits.float()  # (N, V)
+            loss_sum += float(torch.nn.functional.cross_entropy(logits, targets, reduction="sum"))
+            correct += int((logits.argmax(-1) == targets).sum())
+            count += len(targets)
+            tokens += int(batch["attention_mask"].sum())
+            if device.type == "cpu" and (i + 1) % TRIM_EVERY_BATCHES == 0:
+                release_free_memory()
+    seconds = time.perf_counter() - start
+    model.train(was_training)
+    if dist.enabled:
+        parts = gather_objects((loss_sum, correct, count, tokens), dist)
+        loss_sum, correct, count, tokens = (sum(p[k] for p in parts) for k in range(4))
+    metrics = masked_lm_metrics(loss_sum, correct, count, prefix=prefix)
+    return EvalResult(metrics=metrics, examples=count, tokens=tokens, seconds=seconds)
 
 
 def _first_occurrences(indices: torch.Tensor) -> torch.Tensor:

@@ -4,6 +4,7 @@ hand."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 
@@ -114,9 +115,20 @@ def compute_metrics(
     return {f"{prefix}_{name}": value for name, value in values.items()}
 
 
+def masked_lm_metrics(loss_sum: float, correct: int, count: int, *, prefix: str) -> dict:
+    """Metrics of the masked-token objective over a split from the summed cross-entropy of its ``count`` masked
+    tokens and how many of them the model ranked first: ``loss`` (mean, nats), ``perplexity`` (exp of it) and
+    ``accuracy`` (of the masked tokens)."""
+    if count == 0:
+        raise ValueError(f"the {prefix} split has no maskable token")
+    loss = loss_sum / count
+    values = {"loss": loss, "perplexity": math.exp(min(loss, 700.0)), "accuracy": correct / count}
+    return {f"{prefix}_{name}": float(value) for name, value in values.items()}
+
+
 def selection_metric(problem_type: str) -> tuple[str, str]:
     """The validation metric that selects the best checkpoint and drives early stopping, and its direction:
-    accuracy (higher is better) for classification, loss (lower is better) for regression."""
-    if problem_type == ProblemType.REGRESSION:
+    accuracy (higher is better) for classification, loss (lower is better) for regression and pre-training."""
+    if problem_type in (ProblemType.REGRESSION, ProblemType.MASKED_LM):
         return "val_loss", "min"
     return "val_accuracy", "max"

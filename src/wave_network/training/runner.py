@@ -28,7 +28,7 @@ from ..devices import resolve_device
 from ..model_card import write_model_card
 from ..presets import list_presets
 from ..problem_types import ProblemType
-from ..registry import create_model
+from ..registry import create_masked_lm, create_model, load_pretrained_wave
 from . import distributed as ddp
 from .callbacks import (
     Callback,
@@ -140,13 +140,24 @@ def _run(cfg, info, device, extra, data, tokenizer, run_dir: RunDir, started: fl
         # Streamed a batch at a time: the token ids of a large corpus as Python lists would cost gigabytes.
         texts = (ids for rows in data.train.select_columns(["input_ids"]).iter(1024) for ids in rows["input_ids"])
         model.fit_text_statistics(texts, list(data.train["labels"]))
+    if cfg.init_from is not None and not resuming:  # a resumed run's weights come from last/
+        warm_start = load_pretrained_wave(model, cfg.init_from)
+        logger.info(
+            "init_from %s: %d wave-path tensors loaded%s",
+            warm_start["source"],
+            warm_start["loaded"],
+            f"; freshly initialised: {', '.join(warm_start['initialised'])}" if warm_start["initialised"] else "",
+        )
     if resuming:
         load_weights(model, run_dir.last)
         resume_state = load_resume_state(run_dir.last)
     pad_id = _pad_token_id(data, tokenizer)
-    train_loader = _loader(data.train, cfg.batch_size, cfg, pad_id, info, shuffle=True)
+    train_loader = _loader(data.train, cfg.batch_size, cfg, pad_id, info, True, _collator(data, tokenizer, None))
     has_val = data.validation is not None and len(data.validation) > 0
-    val_loader = _loader(data.validation, cfg.eval_batch_size, cfg, pad_id, info, False) if has_val else None
+    val_collate = _collator(data, tokenizer, cfg.seed)
+    val_loader = (
+        _loader(data.validation, cfg.eval_batch_size, cfg, pad_id, info, False, val_collate) if has_val else None
+    )
     ctx = _make_context(cfg, model, data, tokenizer, device, info, run_dir, steps_per_epoch=len(train_loader))
     if resume_state is not None:
         ctx.optimizer.load_state_dict(resume_state["optimizer"])
@@ -268,8 +279,11 @@ def _load_data(cfg: TrainConfig, info: ddp.DistInfo) -> tuple[Any, Any]:
 
 
 def _build_model(cfg: TrainConfig, data: Any, tokenizer: Any) -> torch.nn.Module:
-    """``create_model`` sized for the data (labels, vocabulary), with the label names in its config."""
+    """``create_model`` sized for the data (labels, vocabulary), with the label names in its config; for a
+    pre-training corpus (``ProblemType.MASKED_LM``), the preset's wave path with a masked-token head."""
     problem_type = data.problem_type
+    if problem_type == ProblemType.MASKED_LM:
+        return create_masked_lm(cfg.model, vocab_size=len(tokenizer), **cfg.model_overrides)
     num_labels = 1 if problem_type == ProblemType.REGRESSION else len(data.label_names)
     kwargs = {"num_labels": num_labels, "vocab_size": len(tokenizer), "max_length": cfg.data.max_length}
     if getattr(data, "has_pair", False) and cfg.model in list_presets():
@@ -307,7 +321,32 @@ def _pad_token_id(data: Any, tokenizer: Any) -> int:
     return pad_id
 
 
-def _loader(dataset: Any, batch_size: int, cfg: TrainConfig, pad_id: int, info: ddp.DistInfo, shuffle: bool):
+def _collator(data: Any, tokenizer: Any, fixed_seed: int | None) -> wn_data.MaskingCollator | None:
+    """The masking collator of a pre-training corpus (``fixed_seed``: the same masks at every validation), else
+    ``None`` (plain padding)."""
+    if data.problem_type != ProblemType.MASKED_LM:
+        return None
+    if tokenizer.mask_token_id is None:
+        raise ValueError(f"the tokenizer {tokenizer.name_or_path!r} has no [MASK] token: it cannot pre-train")
+    return wn_data.MaskingCollator(
+        pad_token_id=_pad_token_id(data, tokenizer),
+        mask_token_id=tokenizer.mask_token_id,
+        vocab_size=len(tokenizer),
+        special_ids=tuple(tokenizer.all_special_ids),
+        mask_prob=getattr(data, "mask_prob", 0.15),
+        fixed_seed=fixed_seed,
+    )
+
+
+def _loader(
+    dataset: Any,
+    batch_size: int,
+    cfg: TrainConfig,
+    pad_id: int,
+    info: ddp.DistInfo,
+    shuffle: bool,
+    collate_fn: Any = None,
+):
     """A loader whose batches, over all processes together, hold ``batch_size`` examples."""
     if batch_size % info.world_size:
         raise ValueError(
@@ -321,6 +360,7 @@ def _loader(dataset: Any, batch_size: int, cfg: TrainConfig, pad_id: int, info: 
         pad_token_id=pad_id,
         rank=info.rank,
         world_size=info.world_size,
+        collate_fn=collate_fn,
     )
 
 
@@ -458,7 +498,8 @@ def _finish(ctx: LoopContext, data: Any, pad_id: int, run_dir: RunDir, started: 
     if info.is_main:
         # The record only: figures are drawn from it afterwards (wave_network.reporting.report_run).
         run_dir.write_json(RESULTS, results)
-        if getattr(ctx.model.config, "model_type", None) == WaveConfig.model_type:
+        classifier = ctx.problem_type != ProblemType.MASKED_LM
+        if classifier and getattr(ctx.model.config, "model_type", None) == WaveConfig.model_type:
             write_model_card(run_dir.best, ctx.model.config, results)
     return results
 
