@@ -744,7 +744,6 @@ def pretrain(
 ) -> None:
     """Pre-train a Wave preset's wave path with masked tokens on the training texts of the data sets (never a
     validation, dev or test text), then fine-tune with `train --init-from RUN_DIR` and the same --model and --set."""
-    from .data import DataConfig
     from .pretrain import PretrainConfig
     from .pretrain import pretrain as run_pretraining
 
@@ -752,7 +751,8 @@ def pretrain(
         model=model,
         model_overrides=config_files.parse_overrides(set_) if set_ else {},
         **({"datasets": tuple(d.strip() for d in datasets.split(",") if d.strip())} if datasets else {}),
-        data=DataConfig(**{k: v for k, v in {"data_dir": data_dir, "tokenizer": tokenizer}.items() if v}),
+        data_dir=data_dir,
+        **({"tokenizer": tokenizer} if tokenizer else {}),
         holdout_seeds=tuple(int(s) for s in holdout_seeds.split(",") if s.strip()),
         max_length=max_length,
         mask_prob=mask_prob,

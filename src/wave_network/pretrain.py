@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import DataConfig, get_tokenizer
+from .data.config import DEFAULT_TOKENIZER
 from .data.corpus import PRETRAINING_DATASETS, pretraining_corpus
 from .presets import list_presets
 from .training import RunResult, TrainConfig, train
@@ -35,8 +36,9 @@ class PretrainConfig:
         model_overrides: ``WaveConfig`` fields to change, e.g. ``{"num_layers": 2}``.
         datasets: the data sets whose training texts form the corpus (``data.corpus.PRETRAINING_DATASETS``: every
             one in ``../shared/data`` with a training split).
-        data: the ``DataConfig`` fields the data sets are loaded with (``data_dir``, ``cache_dir``,
-            ``val_fraction``: the fine-tuning runs' own); ``tokenizer`` is the vocabulary of the model.
+        data_dir, cache_dir: where the data sets are read and cached (as ``DataConfig``'s).
+        tokenizer: the tokenizer, hence the model's vocabulary (the fine-tuning runs must use the same).
+        data_val_fraction: the fine-tuning runs' ``DataConfig.val_fraction``.
         holdout_seeds: seeds of the fine-tuning runs to come; their validation texts are left out.
         max_length: tokens per window ([CLS] and [SEP] included); longer texts are cut into several windows.
         mask_prob: share of tokens masked (BERT's 15%: 80% [MASK], 10% a random token, 10% kept).
@@ -51,7 +53,10 @@ class PretrainConfig:
     model: str = "wave-wide"
     model_overrides: dict[str, Any] = field(default_factory=dict)
     datasets: tuple[str, ...] = PRETRAINING_DATASETS
-    data: DataConfig = field(default_factory=DataConfig)
+    data_dir: str | None = None
+    cache_dir: str | None = None
+    tokenizer: str = DEFAULT_TOKENIZER
+    data_val_fraction: float = 0.2
     holdout_seeds: tuple[int, ...] = (42, 43, 44)
     max_length: int = 128
     mask_prob: float = 0.15
@@ -74,8 +79,6 @@ class PretrainConfig:
     quiet: bool = False
 
     def __post_init__(self) -> None:
-        if isinstance(self.data, dict):
-            self.data = DataConfig(**self.data)
         self.datasets = tuple(self.datasets)
         self.holdout_seeds = tuple(int(s) for s in self.holdout_seeds)
         if self.model not in list_presets():
@@ -98,10 +101,10 @@ class PretrainConfig:
             model_overrides=dict(self.model_overrides),
             data=DataConfig(
                 dataset="pretraining-corpus",
-                tokenizer=self.data.tokenizer,
+                tokenizer=self.tokenizer,
                 max_length=self.max_length,
                 seed=self.seed,
-                cache_dir=self.data.cache_dir,
+                cache_dir=self.cache_dir,
             ),
             learning_rate=self.learning_rate,
             epochs=self.epochs,
@@ -126,7 +129,7 @@ def pretrain(cfg: PretrainConfig) -> RunResult:
     """Build the corpus of ``cfg.datasets``' training texts and pre-train ``cfg.model``'s wave path on it with
     the masked-token objective; returns the run (``RunResult.run_dir``: give it to ``TrainConfig.init_from``)."""
     train_cfg = cfg.train_config()
-    tokenizer = get_tokenizer(cfg.data.tokenizer)
+    tokenizer = get_tokenizer(cfg.tokenizer)
     corpus = pretraining_corpus(
         cfg.datasets,
         tokenizer,
@@ -134,7 +137,9 @@ def pretrain(cfg: PretrainConfig) -> RunResult:
         val_fraction=cfg.corpus_val_fraction,
         mask_prob=cfg.mask_prob,
         seed=cfg.seed,
-        data=cfg.data,
+        data_dir=cfg.data_dir,
+        cache_dir=cfg.cache_dir,
+        data_val_fraction=cfg.data_val_fraction,
         holdout_seeds=cfg.holdout_seeds,
         max_texts=cfg.max_texts,
     )
