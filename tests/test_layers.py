@@ -16,7 +16,18 @@ LAYERS = [
     {"training", "config_files", "model_card"},
     {"runsets"},
     {"reporting"},
-    {"compare", "glue", "reproduce", "analysis", "tune", "pretrain", "classifier", "export", "serving", "prediction_io"},
+    {
+        "compare",
+        "glue",
+        "reproduce",
+        "analysis",
+        "tune",
+        "pretrain",
+        "classifier",
+        "export",
+        "serving",
+        "prediction_io",
+    },
     {"cli", "__init__", "__main__"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
