@@ -746,6 +746,7 @@ def pretrain(
     validation, dev or test text), then fine-tune with `train --init-from RUN_DIR` and the same --model and --set."""
     from .pretrain import PretrainConfig
     from .pretrain import pretrain as run_pretraining
+    from .reporting import report_run
 
     cfg = PretrainConfig(
         model=model,
@@ -772,6 +773,7 @@ def pretrain(
         quiet=quiet,
     )
     result = run_pretraining(cfg)
+    report_run(result.run_dir)  # its loss curves
     corpus = result.results.get("dataset_provenance") or {}
     metrics = result.metrics
     console.print(

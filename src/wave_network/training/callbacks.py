@@ -125,7 +125,8 @@ class ConsoleLogger(Callback):
 
     def on_train_end(self, ctx, results):
         test = {k: v for k, v in results["metrics"].items() if k.startswith("test_") and isinstance(v, float)}
-        logger.info("test: %s", " ".join(f"{k} {_fmt(v)}" for k, v in test.items()))
+        if test:  # a run without a test split (pre-training) has none
+            logger.info("test: %s", " ".join(f"{k} {_fmt(v)}" for k, v in test.items()))
         logger.info("run directory: %s", results["run_dir"])
 
 
