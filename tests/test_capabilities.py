@@ -109,7 +109,9 @@ def test_compare_reuses_a_classic_run_written_with_the_old_placeholder_learning_
 
 
 def test_problem_types_are_their_plain_values():
-    assert ProblemType.values() == ("single_label_classification", "multi_label_classification", "regression")
+    classifiers = ("single_label_classification", "multi_label_classification", "regression")
+    assert ProblemType.classifier_values() == classifiers  # Hugging Face's problem_type values
+    assert ProblemType.values() == (*classifiers, "masked_lm")  # and pre-training's objective
     for member in ProblemType:
         assert ProblemType(member.value) is member
         assert member == member.value and hash(member) == hash(member.value)

@@ -21,6 +21,7 @@ from typing import Any
 import datasets
 import numpy as np
 
+from ..problem_types import ProblemType
 from .config import DataConfig
 from .loading import load_splits
 from .tokenization import TokenizedSplits, pad_token_id_of
@@ -126,7 +127,7 @@ def pretraining_corpus(
         validation=out["validation"],
         test=None,
         label_names=[],
-        problem_type="masked_lm",
+        problem_type=ProblemType.MASKED_LM.value,
         pad_token_id=pad_token_id_of(tokenizer),
         vocab_size=len(tokenizer),
         max_length=max_length,
