@@ -32,7 +32,7 @@ from wave_network.reporting import Point, log_axis, model_styles, new_figure, sc
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 RUNS = ROOT / "runs" / "benchmarks"
-MAX_LENGTH = {"ag_news": 128, "sst2": 128, "imdb": 512}
+MAX_LENGTH = {"ag_news": 128, "sst2": 128, "imdb": 512, "rte": 128, "mrpc": 128}  # GLUE pairs: as `glue`
 DEFAULT_SEEDS = {"ag_news": [42, 43, 44], "sst2": [42, 43, 44], "imdb": [42, 43, 44]}
 CLASSICS = ["fasttext", "tfidf", "nbsvm"]
 NO_NGRAMS = ["ngram_orders=[]", "ngram_buckets=0"]
