@@ -87,9 +87,7 @@ def evaluate_model(
     logits_parts, label_parts = [], []
     tokens = 0
     start = time.perf_counter()
-    autocast = (
-        torch.autocast(device_type=device.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
-    )
+    autocast = _autocast(device, autocast_dtype)
     with autocast:
         for batch in bars.track(loader, f"{prefix} evaluation", total=total):
             batch = to_device(batch, device)
@@ -131,18 +129,15 @@ def _evaluate_masked_lm(model, loader, *, prefix, device, autocast_dtype, dist, 
     model.eval()
     loss_sum, correct, count, tokens = 0.0, 0, 0, 0
     start = time.perf_counter()
-    autocast = (
-        torch.autocast(device_type=device.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
-    )
+    autocast = _autocast(device, autocast_dtype)
     with autocast:
         for i, batch in enumerate(bars.track(loader, f"{prefix} evaluation", total=total)):
             batch = to_device(batch, device)
             labels = batch["labels"]
             out = model(**{k: v for k, v in batch.items() if k in MODEL_INPUTS}, labels=labels)
             targets = labels[labels != IGNORE_INDEX]  # (N,), in the order of out.logits
-            logits = out.logits.float()  # (N, V)
-            loss_sum += float(torch.nn.functional.cross_entropy(logits, targets, reduction="sum"))
-            correct += int((logits.argmax(-1) == targets).sum())
+            loss_sum += float(out.loss) * len(targets)  # the model's mean over these N tokens
+            correct += int((out.logits.argmax(-1) == targets).sum())
             count += len(targets)
             tokens += int(batch["attention_mask"].sum())
             if device.type == "cpu" and (i + 1) % TRIM_EVERY_BATCHES == 0:
@@ -154,6 +149,10 @@ def _evaluate_masked_lm(model, loader, *, prefix, device, autocast_dtype, dist, 
         loss_sum, correct, count, tokens = (sum(p[k] for p in parts) for k in range(4))
     metrics = masked_lm_metrics(loss_sum, correct, count, prefix=prefix)
     return EvalResult(metrics=metrics, examples=count, tokens=tokens, seconds=seconds)
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    return torch.autocast(device_type=device.type, dtype=dtype) if dtype else contextlib.nullcontext()
 
 
 def _first_occurrences(indices: torch.Tensor) -> torch.Tensor:
