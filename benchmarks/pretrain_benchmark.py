@@ -32,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import wave_variants_benchmark as ladder  # noqa: E402  (the ladder's protocol and helpers)
+from efficiency import cpu_name  # noqa: E402
 from wave_network.reporting import model_styles, new_figure  # noqa: E402
 
 RUNS = ladder.RUNS / "pretrain"
@@ -109,7 +110,14 @@ def glue_reference(task: str, model: str, metric: str) -> dict | None:
 
 def collect(variants: list[tuple], tasks: list[str], seeds: list[int]) -> dict:
     """The finished runs' test metrics (x 100), per task and row, and each pre-training run's record."""
-    record: dict = {"max_length": MAX_LENGTH, "recipe": BASE_NAME, "seeds": seeds, "pretraining": {}, "tasks": {}}
+    record: dict = {
+        "max_length": MAX_LENGTH,
+        "recipe": BASE_NAME,
+        "seeds": seeds,
+        "cpu": cpu_name(),  # of the machine that wrote the report: the runs are reused only where they were trained
+        "pretraining": {},
+        "tasks": {},
+    }
     for name, sets, epochs, about in variants:
         path = variant_dir(name) / "pretrain" / "results.json"
         if path.exists():
@@ -182,6 +190,7 @@ def markdown(record: dict) -> str:
             f"{100 * p['val_accuracy']:.1f}% | {p['wall_time_s'] / 60:.1f} min | {p['train_tokens_per_s']:,.0f} | "
             f"{p['device']}, {p['precision']} |"
         )
+    lines += ["", f"CPU: {record['cpu']}. Pre-training tokens/s: the whole run's training steps (validation excluded)."]
     return "\n".join(lines) + "\n"
 
 
