@@ -40,8 +40,14 @@ class NeedsTextStatistics(Protocol):
     before training. ``train`` calls ``fit_text_statistics`` once with the training split's token ids and labels
     after building the model and before the first step; a resumed run restores them with the weights instead."""
 
-    def fit_text_statistics(self, texts: Iterable[list[int]], labels: Sequence[Any] | None = None) -> None:
-        """Count from ``texts`` (one list of token ids per text, streamed once) and their ``labels``."""
+    def fit_text_statistics(
+        self,
+        texts: Iterable[list[int]],
+        labels: Sequence[Any] | None = None,
+        validation: tuple[Iterable[list[int]], Sequence[Any]] | None = None,
+    ) -> None:
+        """Count from ``texts`` (one list of token ids per text; an iterable that may be read more than once) and
+        their ``labels``; ``validation`` (texts, labels) is for choices a fit makes on held-out data."""
 
 
 @runtime_checkable

@@ -232,6 +232,7 @@ class NGramBag(nn.Module):
             config.bag_buckets + 1, config.num_labels, padding_idx=0, sparse=config.sparse_embeddings
         )
         self.weights.zero_init = True
+        self.weights.weight.requires_grad_(config.bag_trainable)  # frozen: only bag_fit moves it
         if self.weighting == "tfidf":
             self.register_buffer("idf", torch.ones(config.bag_buckets + 1))  # saved with the model
         elif self.weighting == "nb":
@@ -292,26 +293,39 @@ class NGramBag(nn.Module):
         ratio = torch.log(p / p.sum(1, keepdim=True)) - torch.log(q / q.sum(1, keepdim=True))
         self.nb_ratio.copy_(torch.where(seen, ratio, 0.0).T.to(self.nb_ratio.dtype))
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor | None) -> Tensor:
-        """Logits (B, C) of the bag of n-grams of ``input_ids`` (B, T)."""
+    def pair_values(self, input_ids: Tensor, attention_mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+        """The texts' wide-path features as sparse triples: ``text`` (U,) and ``gram`` (U,) ids of each distinct
+        (text, n-gram) pair and its feature ``value`` (U, 1), shared by every class, or (U, C) for ``"nb"``, whose
+        features differ per class. The logits are ``bag_scale * sum over the text's pairs of value * weights[gram]``.
+        """
         ids = self.ngram_ids(input_ids, attention_mask)  # (B, K)
-        if self.weighting == "mean":
-            count = (ids > 0).sum(1, keepdim=True).clamp(min=1)  # (B, 1) n-grams per text
-            return self.scale * self.weights(ids).sum(1) / count  # (B, C)
         B, rows = ids.shape[0], self.buckets + 1
         keys, tf = torch.unique(torch.arange(B, device=ids.device)[:, None] * rows + ids, return_counts=True)
         text, gram = keys // rows, keys % rows  # (U,) each distinct (text, n-gram) pair once
+        keep = gram > 0
+        text, gram, tf = text[keep], gram[keep], tf[keep]
+        if self.weighting == "mean":
+            count = torch.zeros(B, device=ids.device).index_add_(0, text, tf.float()).clamp(min=1)  # (B,)
+            return text, gram, (tf / count[text])[:, None]
         if self.weighting == "nb":
-            ratio = self.nb_ratio[gram]  # (U, C) binarised counts x log-count ratios; 0 where gram is 0 or unseen
+            ratio = self.nb_ratio[gram]  # (U, C) binarised counts x log-count ratios; 0 where gram is unseen
             norm = torch.zeros(B, ratio.shape[1], device=ids.device).index_add_(0, text, ratio * ratio)
-            value = ratio / norm.sqrt().clamp(min=1e-12)[text]  # (U, C) L2-normalised per text and class
-            logits = torch.zeros(B, ratio.shape[1], device=ids.device, dtype=self.weights.weight.dtype)
-            return self.scale * logits.index_add_(0, text, value * self.weights(gram))  # (B, C)
-        value = (1 + torch.log(tf.float())) * self.idf[gram] * (gram > 0)  # (U,) sublinear tf x idf
+            return text, gram, ratio / norm.sqrt().clamp(min=1e-12)[text]  # (U, C) L2-normalised per text, class
+        value = (1 + torch.log(tf.float())) * self.idf[gram]  # (U,) sublinear tf x idf
         norm = torch.zeros(B, device=ids.device).index_add_(0, text, value * value).sqrt().clamp(min=1e-12)
-        value = value / norm[text]  # (U,) L2-normalised per text
-        logits = torch.zeros(B, self.weights.embedding_dim, device=ids.device, dtype=self.weights.weight.dtype)
-        return self.scale * logits.index_add_(0, text, value[:, None] * self.weights(gram))  # (B, C)
+        return text, gram, (value / norm[text])[:, None]  # (U, 1) L2-normalised per text
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None) -> Tensor:
+        """Logits (B, C) of the bag of n-grams of ``input_ids`` (B, T)."""
+        if self.weighting == "mean":  # the same as pair_values' tf / count, without sorting the n-grams
+            ids = self.ngram_ids(input_ids, attention_mask)  # (B, K)
+            count = (ids > 0).sum(1, keepdim=True).clamp(min=1)  # (B, 1) n-grams per text
+            return self.scale * self.weights(ids).sum(1) / count  # (B, C)
+        text, gram, value = self.pair_values(input_ids, attention_mask)
+        logits = torch.zeros(
+            input_ids.shape[0], self.weights.embedding_dim, device=input_ids.device, dtype=self.weights.weight.dtype
+        )
+        return self.scale * logits.index_add_(0, text, value * self.weights(gram))  # (B, C)
 
 
 class WaveMixing(nn.Module):

@@ -164,18 +164,42 @@ class WaveForSequenceClassification(WavePreTrainedModel):
     def get_input_embeddings(self) -> nn.Embedding:
         return self.wave.get_input_embeddings()
 
-    def fit_text_statistics(self, texts: Iterable[list[int]], labels: Sequence | Tensor | None = None) -> None:
+    def fit_text_statistics(
+        self,
+        texts: Iterable[list[int]],
+        labels: Sequence | Tensor | None = None,
+        validation: tuple[Iterable[list[int]], Sequence] | None = None,
+    ) -> None:
         """Count what the model needs from the training texts (token-id lists) and their labels before gradient
         training: the wide path's document frequencies when ``config.bag_weighting == "tfidf"``, its log-count
-        ratios when ``"nb"`` (which needs ``labels``); nothing otherwise."""
+        ratios when ``"nb"`` (which needs ``labels``); nothing otherwise. With ``config.bag_fit`` the wide path is
+        then fitted by logistic regression (``wide_fit.fit_wide_path``; its C chosen on ``validation``, a pair of
+        texts and labels, unless ``config.bag_fit_c`` is set) and the head's bias starts at its intercepts;
+        ``texts`` is then read twice (a one-shot iterator is first copied to a list)."""
         if self.ngram_bag is None:
             return
+        if self.config.bag_fit:
+            if labels is None:
+                raise ValueError("bag_fit=True fits the wide path to the training labels: pass them")
+            if iter(texts) is texts:  # a one-shot stream: keep it for the second pass
+                texts = list(texts)
         if self.config.bag_weighting == "tfidf":
             self.ngram_bag.fit_document_frequencies(texts)
         elif self.config.bag_weighting == "nb":
             if labels is None:
                 raise ValueError("bag_weighting='nb' counts its log-count ratios from the training labels: pass them")
             self.ngram_bag.fit_log_count_ratios(texts, torch.as_tensor(labels))
+        if self.config.bag_fit:
+            from .wide_fit import fit_wide_path
+
+            fitted = fit_wide_path(self.ngram_bag, texts, labels, validation, self.config.bag_fit_c)
+            with torch.no_grad():
+                self.classifier.bias.copy_(torch.as_tensor(fitted.intercept, dtype=self.classifier.bias.dtype))
+            logger.info(
+                "bag_fit: wide path fitted by logistic regression, C=%g%s",
+                fitted.c,
+                "" if fitted.validation_accuracy is None else f", validation accuracy {fitted.validation_accuracy:.4f}",
+            )
 
     def forward(
         self,

@@ -121,6 +121,16 @@ def train(
         ddp.shutdown(info)
 
 
+class _TokenIds:
+    """The ``input_ids`` of a tokenized split as lists, read 1,024 rows at a time each time it is iterated."""
+
+    def __init__(self, split):
+        self.split = split
+
+    def __iter__(self):
+        return (ids for rows in self.split.select_columns(["input_ids"]).iter(1024) for ids in rows["input_ids"])
+
+
 def _train(cfg: TrainConfig, info: ddp.DistInfo, device: torch.device, extra: list, data, tokenizer):
     started = time.time()
     with _claim_run_dir(cfg, info) as run_dir:
@@ -138,8 +148,10 @@ def _run(cfg, info, device, extra, data, tokenizer, run_dir: RunDir, started: fl
     resuming = bool(cfg.resume) and (run_dir.last / TRAINER_STATE).exists()  # else it starts again from step 0
     if isinstance(model, NeedsTextStatistics) and not resuming:  # a resumed run restores them with the weights
         # Streamed a batch at a time: the token ids of a large corpus as Python lists would cost gigabytes.
-        texts = (ids for rows in data.train.select_columns(["input_ids"]).iter(1024) for ids in rows["input_ids"])
-        model.fit_text_statistics(texts, list(data.train["labels"]))
+        validation = None
+        if data.validation is not None and len(data.validation) > 0:
+            validation = (_TokenIds(data.validation), list(data.validation["labels"]))
+        model.fit_text_statistics(_TokenIds(data.train), list(data.train["labels"]), validation=validation)
     if cfg.init_from is not None and not resuming:  # a resumed run's weights come from last/
         warm_start = load_pretrained_wave(model, cfg.init_from)
         logger.info(
