@@ -2,6 +2,8 @@
 fitted on features built independently (plain-Python hashes, scikit-learn's TF-IDF, NumPy's NBSVM ratios), C chosen
 on validation, the frozen table staying put through training, and the configuration's errors."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -143,3 +145,30 @@ def test_configuration_errors_say_what_to_set():
         model.fit_text_statistics([[5, 6], [7]])
     with pytest.raises(ValueError, match="at least two classes"):
         model.fit_text_statistics([[5, 6], [7]], [1, 1])
+
+
+def test_training_from_the_fit_keeps_epoch_0_when_no_epoch_validates_better(tmp_path):
+    """validate_at_start: the fitted linear model is validated as "epoch 0" and stays the selected checkpoint when
+    training only makes it worse (here by a learning rate far too large for the wave path)."""
+    from wave_network.data import DataConfig
+    from wave_network.modeling_wave import WaveForSequenceClassification as Model
+    from wave_network.training import TrainConfig, train
+
+    data = DataConfig(dataset="ag_news_sample", max_length=32, max_train_samples=400, max_eval_samples=100,
+                      cache_dir=str(tmp_path / "cache"))  # fmt: skip
+    overrides = dict(hidden_size=16, ffn_dim=16, max_position_embeddings=64, bag_buckets=4096, bag_fit=True,
+                     bag_trainable=False, bag_fit_c=4.0)  # fmt: skip
+    cfg = TrainConfig(model="wave-nb", model_overrides=overrides, data=data, learning_rate=3.0, epochs=2,
+                      batch_size=32, precision="fp32", num_threads=1, quiet=True, compile=False,
+                      validate_at_start=True, output_dir=str(tmp_path / "run"))  # fmt: skip
+    result = train(cfg)
+    records = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
+    start = [r for r in records if r["type"] == "eval" and r["step"] == 0]
+    epochs = [r for r in records if r["type"] == "epoch"]
+    assert len(start) == 1 and start[0]["epoch"] == 0
+    assert all(r["val_accuracy"] < start[0]["val_accuracy"] for r in epochs)  # the wave path was wrecked
+    assert result.best_epoch == 0
+    best = Model.from_pretrained(result.run_dir / "best")
+    last = Model.from_pretrained(result.run_dir / "last")
+    torch.testing.assert_close(best.ngram_bag.weights.weight, last.ngram_bag.weights.weight)  # frozen
+    assert not torch.equal(best.classifier.weight, last.classifier.weight)

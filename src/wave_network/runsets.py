@@ -48,11 +48,12 @@ SETUP_FIELDS = (
     "seed",
     "early_stopping_patience",
     "label_smoothing",
+    "validate_at_start",
     "max_steps",
 )
 _DATA_IGNORED = ("cache_dir", "data_dir")
 # Fields added after runs were written: a stored run without one ran with this value.
-_ADDED_LATER = {"label_smoothing": 0.0}
+_ADDED_LATER = {"label_smoothing": 0.0, "validate_at_start": False}
 _DATA_ADDED_LATER = {"val_split": "rows"}
 
 

@@ -52,6 +52,9 @@ class TrainConfig:
         early_stopping_patience: stop after this many validations in a row without improvement of the
             validation metric (accuracy; loss for regression); ``None`` never stops early.
         eval_every: validate every this many epochs (the last epoch is always validated).
+        validate_at_start: also validate the model before the first step, as "epoch 0", so a model that starts
+            from a fit (``bag_fit``) or a checkpoint (``init_from``) is kept when no epoch validates better;
+            ``None`` takes the preset's, else False.
         eval_every_steps: also validate every this many optimiser steps; ``None`` validates per epoch only.
         log_every: write the running training loss and learning rate every this many optimiser steps.
         output_dir: run directory; ``None`` makes ``runs/<timestamp>-<model>-<dataset>``.
@@ -87,6 +90,7 @@ class TrainConfig:
     label_smoothing: float | None = None
     early_stopping_patience: int | None = None
     eval_every: int = 1
+    validate_at_start: bool | None = None
     eval_every_steps: int | None = None
     log_every: int = 50
     output_dir: str | None = None
@@ -135,6 +139,8 @@ class TrainConfig:
             optional = name not in ("weight_decay", "warmup_ratio")
             if not (_is_number(value) or (optional and value is None)):
                 fail(name, "a finite number" + (" or None" if optional else ""))
+        if self.validate_at_start is not None and not isinstance(self.validate_at_start, bool):
+            fail("validate_at_start", "True, False or None")
         for name in ("deterministic", "compile", "quiet"):
             if not isinstance(getattr(self, name), bool):
                 fail(name, "True or False")
@@ -200,6 +206,8 @@ class TrainConfig:
             values["early_stopping_patience"] = defaults["early_stopping_patience"]
         if self.label_smoothing is None:
             values["label_smoothing"] = float(defaults.get("label_smoothing", 0.0))
+        if self.validate_at_start is None:
+            values["validate_at_start"] = bool(defaults.get("validate_at_start", False))
         return replace(self, **values)
 
     def unread_fields(self) -> tuple[str, ...]:

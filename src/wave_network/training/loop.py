@@ -158,7 +158,8 @@ def validate(ctx: LoopContext, loader: Any, callbacks: Callback) -> dict[str, An
     value = result.metrics[ctx.monitor]
     improved = _improved(value, state.best_metric, ctx.mode)
     if improved:
-        state.best_metric, state.best_epoch, state.best_step = value, state.epoch + 1, state.global_step
+        epoch = state.epoch + 1 if state.global_step else 0  # 0: the model as it was before the first step
+        state.best_metric, state.best_epoch, state.best_step = value, epoch, state.global_step
         state.best_val_metrics = dict(result.metrics)
     state.last_eval_step = state.global_step
     state.last_val_metrics = result.metrics
@@ -330,6 +331,10 @@ def fit(ctx: LoopContext, train_loader: Any, val_loader: Any | None, callbacks: 
     state = ctx.state
     callbacks.on_train_begin(ctx)
     try:
+        at_start = state.global_step == 0 and state.best_metric is None  # not a resumed run
+        if ctx.cfg.validate_at_start and val_loader is not None and at_start:
+            metrics = validate(ctx, val_loader, callbacks)  # "epoch 0": kept if no epoch validates better
+            callbacks.on_log(ctx, {"type": "eval", "epoch": 0, "step": 0, **metrics} | ctx.last_val_stats)
         while state.epoch < ctx.cfg.epochs and not state.should_stop and not _max_steps_reached(ctx):
             _run_epoch(ctx, train_loader, val_loader, callbacks)
             _end_epoch(ctx, val_loader, callbacks)
