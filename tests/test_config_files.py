@@ -173,3 +173,13 @@ def test_run_set_errors_name_the_flags(args, message):
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
+
+
+def test_a_users_own_file_defaults_to_the_recommended_preset():
+    from wave_network.config_files import resolve
+
+    assert resolve(None, {"data.dataset": "sst2"}).model == "paper-modulation"  # the papers' data sets
+    assert resolve(None, {"data.train_file": "mine.csv"}).model == "wave-nb-fit"
+    regression = {"data.train_file": "mine.csv", "data.problem_type": "regression"}
+    assert resolve(None, regression).model == "wave-wide"  # wave-nb-fit's per-class fit needs class labels
+    assert resolve(None, {"data.train_file": "mine.csv", "model.name": "paper-modulation"}).model == "paper-modulation"

@@ -3,7 +3,7 @@ scikit-learn's estimators: texts and labels as lists, NumPy arrays, pandas Serie
 
     from wave_network import TextClassifier, train_supervised
 
-    clf = train_supervised(texts, labels)                  # wave-nb, the recommended preset
+    clf = train_supervised(texts, labels)                  # wave-nb-fit, the recommended preset
     clf.predict(["a new text"])                            # ['Sports']
     clf.predict_proba(["a new text"])                      # (1, C) NumPy array, columns in clf.classes_ order
     clf.predict_top_k(["a new text"], k=2)                 # [[("Sports", 0.91), ("World", 0.05)]]
@@ -39,7 +39,8 @@ class TextClassifier:
     """A Wave Network (or any registered model) text classifier held in memory.
 
     Args:
-        model: a preset or model name (``wave-network models``); ``wave-nb`` by default.
+        model: a preset or model name (``wave-network models``); ``None`` (the default): the recommended
+            ``wave-nb-fit`` for class labels, ``wave-wide`` for float (regression) labels.
         max_length: tokens per text after truncation, [CLS] and [SEP] included.
         epochs, learning_rate, batch_size: ``None`` takes the preset's own.
         seed: seeds the split, the initialisation and the batch order.
@@ -53,7 +54,7 @@ class TextClassifier:
 
     def __init__(
         self,
-        model: str = "wave-nb",
+        model: str | None = None,
         *,
         max_length: int = 256,
         epochs: int | None = None,
@@ -110,6 +111,7 @@ class TextClassifier:
         for selection); without it a held-out part of ``X`` is. ``label_names`` fixes the class order."""
         from .data import DataConfig
         from .training import TrainConfig, train
+        from .training.config import OWN_DATA_FALLBACK, OWN_DATA_MODEL
 
         train_rows = _rows(X, y, text_column, text_pair_column, label_column, what="training data")
         test_rows = None
@@ -132,8 +134,9 @@ class TextClassifier:
                 val_fraction=self.val_fraction,
                 seed=self.seed,
             )
+            single_label = _problem_type(train_rows) == ProblemType.SINGLE_LABEL.value
             cfg = TrainConfig(
-                model=self.model,
+                model=self.model or (OWN_DATA_MODEL if single_label else OWN_DATA_FALLBACK),
                 model_overrides=self.overrides,
                 data=data,
                 learning_rate=self.learning_rate,

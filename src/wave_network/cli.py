@@ -322,7 +322,11 @@ def train(
     config: Path | None = CONFIG,
     set_: list[str] | None = SET,
     model: str | None = _opt(
-        None, "--model", "-m", panel=MODEL, help="Preset or registered model name. [default: paper-modulation]"
+        None,
+        "--model",
+        "-m",
+        panel=MODEL,
+        help="Preset or registered model name. [default: paper-modulation; wave-nb-fit with --train-file]",
     ),
     dataset: str | None = DATASET,
     data_dir: str | None = DATA_DIR,

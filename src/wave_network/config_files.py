@@ -162,7 +162,7 @@ def _check_name(dotted: str, sections: dict[str, Any], where: str, typed: str | 
     elif section == "data":
         known = data_fields()
     else:
-        known = model_fields(str(sections.get("model", {}).get("name") or _default_model()))
+        known = model_fields(str(sections.get("model", {}).get("name") or _default_model(sections.get("data") or {})))
         if known is None:
             return
     if name not in known:
@@ -193,10 +193,18 @@ def _suggest(name: str, known: Any, section: str | None = None) -> str:
     return f"; the {section} fields are {', '.join(own)}" if own else f"; expected one of {', '.join(known)}"
 
 
-def _default_model() -> str:
-    from .training.config import TrainConfig
+def _default_model(data: dict[str, Any]) -> str:
+    """The model when none is named: the recommended ``OWN_DATA_MODEL`` for a user's own file (``wave-nb-fit``;
+    ``OWN_DATA_FALLBACK``, ``wave-wide``, when the file is declared multi-label or regression, which wave-nb-fit's
+    per-class fit cannot take), else ``TrainConfig.model``, the paper's modulation model on the named data sets."""
+    from .problem_types import ProblemType
+    from .training.config import OWN_DATA_FALLBACK, OWN_DATA_MODEL, TrainConfig
 
-    return TrainConfig.model
+    if not data.get("train_file"):
+        return TrainConfig.model
+    if data.get("problem_type") in (ProblemType.MULTI_LABEL, ProblemType.REGRESSION):
+        return OWN_DATA_FALLBACK
+    return OWN_DATA_MODEL
 
 
 def to_train_config(sections: dict[str, Any]):
@@ -204,7 +212,7 @@ def to_train_config(sections: dict[str, Any]):
     from .training.config import TrainConfig
 
     model = dict(sections.get("model") or {})
-    name = model.pop("name", None) or _default_model()
+    name = model.pop("name", None) or _default_model(sections.get("data") or {})
     train = {
         ALIASES.get(f"train.{k}", f"train.{k}").partition(".")[2]: v for k, v in (sections.get("train") or {}).items()
     }

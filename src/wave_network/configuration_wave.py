@@ -222,8 +222,8 @@ class WaveConfig(PretrainedConfig):
             raise ValueError("WaveConfig.bag_fit=True fits the wide path: set bag_ngram_orders (for example [1, 2])")
         if self.bag_fit and self.problem_type not in (None, ProblemType.SINGLE_LABEL):
             raise ValueError(
-                f"WaveConfig.bag_fit=True fits a logistic regression to class labels; this data is "
-                f"{self.problem_type}. Set bag_fit=false."
+                f"WaveConfig.bag_fit=True (preset wave-nb-fit, the default for --train-file) fits a logistic "
+                f"regression to class labels; this data is {self.problem_type}. Use wave-wide (-m wave-wide) instead."
             )
         if not self.bag_trainable and not self.bag_fit:
             raise ValueError("WaveConfig.bag_trainable=False freezes the wide path at zero unless bag_fit=True fits it")

@@ -20,6 +20,13 @@ TRACKERS = ("none", "tensorboard", "wandb", "mlflow")
 GRADIENT_ONLY_FIELDS = ("learning_rate", "weight_decay", "warmup_ratio", "max_grad_norm", "label_smoothing")
 
 
+# The recommended preset, and the default model when a user brings their own training file (``--train-file``):
+# chosen on validation only, the same recipe on every data set (docs/recipe.md). Multi-label and regression
+# files get wave-wide, whose wide path takes them.
+OWN_DATA_MODEL = "wave-nb-fit"
+OWN_DATA_FALLBACK = "wave-wide"
+
+
 @dataclass
 class TrainConfig:
     """One training run.
