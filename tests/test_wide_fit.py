@@ -62,6 +62,10 @@ def test_tfidf_fit_equals_scikit_learns_logistic_regression_on_tfidf_features():
     held_out, _ = corpus(seed=2, n=15, num_labels=3)
     want = reference.decision_function(tfidf.transform(counts(held_out)[:, seen]))
     np.testing.assert_allclose(model_logits(model, held_out), want, atol=2e-3, rtol=1e-3)
+    ids = torch.nn.utils.rnn.pad_sequence([torch.tensor(t) for t in held_out], batch_first=True)
+    with torch.no_grad():  # before any gradient step the whole model is the linear model: the wave path adds 0
+        whole = model.eval()(input_ids=ids, attention_mask=(ids > 0).long()).logits.double().numpy()
+    np.testing.assert_allclose(whole, model_logits(model, held_out), atol=1e-6)
 
 
 @pytest.mark.parametrize("num_labels", [2, 3])

@@ -174,7 +174,8 @@ class WaveForSequenceClassification(WavePreTrainedModel):
         training: the wide path's document frequencies when ``config.bag_weighting == "tfidf"``, its log-count
         ratios when ``"nb"`` (which needs ``labels``); nothing otherwise. With ``config.bag_fit`` the wide path is
         then fitted by logistic regression (``wide_fit.fit_wide_path``; its C chosen on ``validation``, a pair of
-        texts and labels, unless ``config.bag_fit_c`` is set) and the head's bias starts at its intercepts;
+        texts and labels, unless ``config.bag_fit_c`` is set), the head's bias starts at its intercepts and its
+        weight at zero (the model is then the linear model alone);
         ``texts`` is then read twice (a one-shot iterator is first copied to a list)."""
         if self.ngram_bag is None:
             return
@@ -195,6 +196,10 @@ class WaveForSequenceClassification(WavePreTrainedModel):
             fitted = fit_wide_path(self.ngram_bag, texts, labels, validation, self.config.bag_fit_c)
             with torch.no_grad():
                 self.classifier.bias.copy_(torch.as_tensor(fitted.intercept, dtype=self.classifier.bias.dtype))
+                # The wave path's share starts at zero, so the model before the first step is the fitted linear
+                # model exactly (what validate_at_start scores as epoch 0); the head's gradient is not zero, so it
+                # moves at the first step and the wave path's from the second.
+                self.classifier.weight.zero_()
             logger.info(
                 "bag_fit: wide path fitted by logistic regression, C=%g%s",
                 fitted.c,
