@@ -145,6 +145,8 @@ def markdown(record: dict) -> str:
 def plot(record: dict, path: Path) -> None:
     """Test accuracy against wall time of every run, one panel per data set; the dotted line is 30x TF-IDF's mean
     time."""
+    from matplotlib.ticker import NullFormatter
+
     from wave_network.reporting.style import EDGE
 
     datasets = list(record["datasets"])
@@ -160,6 +162,7 @@ def plot(record: dict, path: Path) -> None:
         if "tfidf" in entry["rows"]:
             ax.axvline(BUDGET * entry["rows"]["tfidf"]["mean_wall_time_s"], color="grey", ls=":", lw=1)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # decades only: the minor labels overlap
         ax.set_title(entry["label"], fontsize=9)
         ax.set_xlabel("wall time of the run (s)")
         ax.grid(True, alpha=0.3)
