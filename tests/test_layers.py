@@ -10,7 +10,7 @@ SRC = Path(wave_network.__file__).parent
 # Lowest first. A module or subpackage of the package belongs to exactly one layer.
 LAYERS = [
     {"ops", "problem_types", "capabilities", "devices", "params", "ngrams"},
-    {"layers", "configuration_wave", "data"},
+    {"layers", "configuration_wave", "data", "wide_fit"},
     {"modeling_wave"},
     {"presets", "registry", "baselines"},
     {"training", "config_files", "model_card"},
