@@ -187,7 +187,9 @@ def test_max_length_beyond_the_position_table_is_refused_up_front(tmp_path):
 # Case 6: no silent reinterpretation of labels and texts.
 def test_fractional_labels_state_the_inferred_task_and_the_flag_overrides_it(tmp_path):
     rows = [(text, 0.5 if label == "sports" else 1.5) for text, label in news_rows()]
-    result = train_cli(tmp_path, rows)
+    result = train_cli(tmp_path, rows)  # the own-data default, wave-nb-fit, takes class labels only: it says so
+    assert_named_error(result, "this data is regression", "Use wave-wide (-m wave-wide) instead")
+    result = train_cli(tmp_path, rows, "-m", "wave-wide", out="reg")
     assert result.exit_code == 0, result.output
     assert "Task: regression, inferred from the fractional labels" in flat(result.output)
     result = train_cli(tmp_path, rows, "--task", "classification", out="cls")

@@ -210,6 +210,13 @@ class WaveConfig(PretrainedConfig):
             raise ValueError("WaveConfig.ffn_dim and WaveConfig.type_vocab_size must be >= 0")
         self._check_ngrams("ngram_orders", "ngram_buckets", lowest=2)
         self._check_ngrams("bag_ngram_orders", "bag_buckets", lowest=1)
+        if self.bag_fit and not self.bag_ngram_orders:
+            raise ValueError("WaveConfig.bag_fit=True fits the wide path: set bag_ngram_orders (for example [1, 2])")
+        if self.bag_fit and self.problem_type not in (None, ProblemType.SINGLE_LABEL):
+            raise ValueError(
+                f"WaveConfig.bag_fit=True (preset wave-nb-fit, the default for --train-file) fits a logistic "
+                f"regression to class labels; this data is {self.problem_type}. Use wave-wide (-m wave-wide) instead."
+            )
         if self.bag_weighting == "nb" and self.problem_type not in (None, ProblemType.SINGLE_LABEL):
             raise ValueError(
                 "WaveConfig.bag_weighting='nb' (preset wave-nb) needs class labels: it counts per-class ratios, for "
@@ -218,13 +225,6 @@ class WaveConfig(PretrainedConfig):
             )
         if not self.bag_scale > 0:
             raise ValueError(f"WaveConfig.bag_scale must be > 0, got {self.bag_scale}")
-        if self.bag_fit and not self.bag_ngram_orders:
-            raise ValueError("WaveConfig.bag_fit=True fits the wide path: set bag_ngram_orders (for example [1, 2])")
-        if self.bag_fit and self.problem_type not in (None, ProblemType.SINGLE_LABEL):
-            raise ValueError(
-                f"WaveConfig.bag_fit=True (preset wave-nb-fit, the default for --train-file) fits a logistic "
-                f"regression to class labels; this data is {self.problem_type}. Use wave-wide (-m wave-wide) instead."
-            )
         if not self.bag_trainable and not self.bag_fit:
             raise ValueError("WaveConfig.bag_trainable=False freezes the wide path at zero unless bag_fit=True fits it")
         if self.bag_fit_c is not None and not self.bag_fit_c > 0:

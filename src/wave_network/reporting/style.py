@@ -34,6 +34,7 @@ MODEL_STYLES: dict[str, ModelStyle] = {
     "wave-ngram": ModelStyle("#f58231", "^"),  # orange
     "wave-wide": ModelStyle("#3cb44b", "<"),  # green
     "wave-nb": ModelStyle("#469990", ">"),  # teal
+    "wave-nb-fit": ModelStyle("#d4a017", "s"),  # mustard
     "wave-minilm": ModelStyle("#42d4f4", "P"),  # cyan
     "wave-minilm-wide": ModelStyle("#000075", "X"),  # navy
     "bert": ModelStyle("#000000", "*"),  # black
