@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -203,6 +203,14 @@ class WaveEmbeddings(nn.Module):
         )  # (B, T, D)
 
 
+def padded_batches(texts: Iterable[list[int]], batch_size: int = 1024) -> Iterator[tuple[Tensor, Tensor]]:
+    """``texts`` (token-id lists, consumed ``batch_size`` at a time) as padded ``(ids, mask)`` batches (b, T)."""
+    texts = iter(texts)
+    while chunk := [torch.as_tensor(list(t), dtype=torch.long) for t in itertools.islice(texts, batch_size)]:
+        ids = pad_sequence(chunk, batch_first=True)  # (b, T)
+        yield ids, (torch.arange(ids.shape[1]) < torch.tensor([len(t) for t in chunk])[:, None]).long()
+
+
 class NGramBag(nn.Module):
     """The wide path: a linear classifier over the text's bag of hashed n-grams (fastText without its hidden layer,
     Joulin et al. 2017; the "wide" half of Wide & Deep, Cheng et al. 2016). Every n-gram of ``bag_ngram_orders``
@@ -250,16 +258,13 @@ class NGramBag(nn.Module):
         ``batch_size`` texts at a time (it may stream)."""
         rows = self.buckets + 1
         df = torch.zeros(n_groups, rows, dtype=torch.float64)
-        texts = iter(texts)
         start = 0
-        while chunk := [torch.as_tensor(list(t), dtype=torch.long) for t in itertools.islice(texts, batch_size)]:
-            ids = pad_sequence(chunk, batch_first=True)  # (b, T)
-            mask = (torch.arange(ids.shape[1]) < torch.tensor([len(t) for t in chunk])[:, None]).long()
+        for ids, mask in padded_batches(texts, batch_size):
             grams = self.ngram_ids(ids, mask)  # (b, orders * T)
-            keys = torch.unique(torch.arange(len(chunk))[:, None] * rows + grams)  # (text, n-gram) pairs
-            group = 0 if groups is None else groups[start : start + len(chunk)][keys // rows]
+            keys = torch.unique(torch.arange(len(ids))[:, None] * rows + grams)  # (text, n-gram) pairs
+            group = 0 if groups is None else groups[start : start + len(ids)][keys // rows]
             df.view(-1).index_add_(0, group * rows + keys % rows, torch.ones(len(keys), dtype=torch.float64))
-            start += len(chunk)
+            start += len(ids)
         return df, start
 
     @torch.no_grad()

@@ -15,7 +15,6 @@ one fit serves both and its weights are split between the two columns (the logit
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,9 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy import sparse
-from torch.nn.utils.rnn import pad_sequence
 
-from .layers import NGramBag
+from .layers import NGramBag, padded_batches
 
 logger = logging.getLogger(__name__)
 
@@ -50,15 +48,12 @@ def design_matrices(bag: NGramBag, texts: Iterable[list[int]], batch_size: int =
     class for ``"nb"`` weighting. ``texts`` (token-id lists) is consumed ``batch_size`` at a time."""
     rows_, cols_, vals_ = [], [], []
     start = 0
-    texts = iter(texts)
-    while chunk := [torch.as_tensor(list(t), dtype=torch.long) for t in itertools.islice(texts, batch_size)]:
-        ids = pad_sequence(chunk, batch_first=True)  # (b, T)
-        mask = (torch.arange(ids.shape[1]) < torch.tensor([len(t) for t in chunk])[:, None]).long()
+    for ids, mask in padded_batches(texts, batch_size):
         text, gram, value = bag.pair_values(ids, mask)  # (U,), (U,), (U, K)
         rows_.append(text.numpy() + start)
         cols_.append(gram.numpy())
         vals_.append(value.double().numpy())
-        start += len(chunk)
+        start += len(ids)
     shape = (start, bag.buckets + 1)
     if not rows_:
         return [sparse.csr_matrix(shape)]
