@@ -1,6 +1,7 @@
 """The wide path's closed-form start (``WaveConfig.bag_fit``): its logits against scikit-learn's logistic regression
-fitted on features built independently (plain-Python hashes, scikit-learn's TF-IDF, NumPy's NBSVM ratios), C chosen
-on validation, the frozen table staying put through training, and the configuration's errors."""
+and LinearSVC fitted on features built independently (plain-Python hashes, scikit-learn's TF-IDF, NumPy's NBSVM
+ratios), C, the SVM's temperature and the weighting chosen on validation, the frozen table staying put through
+training, a fitted model saved and loaded with the weighting it chose, and the configuration's errors."""
 
 import json
 
@@ -9,10 +10,11 @@ import pytest
 import torch
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
+from sklearn.svm import LinearSVC
 
 from wave_network import WaveConfig, WaveForSequenceClassification
 from wave_network.ngrams import reference_ngram_ids
-from wave_network.wide_fit import C_GRID, fit_wide_path
+from wave_network.wide_fit import C_GRID, SVM_C_GRID, fit_wide_path, temperature_for
 
 BUCKETS = 29
 BASE = dict(hidden_size=8, ffn_dim=8, max_position_embeddings=16, vocab_size=50, dropout=0.0)
@@ -69,9 +71,12 @@ def test_tfidf_fit_equals_scikit_learns_logistic_regression_on_tfidf_features():
 
 
 @pytest.mark.parametrize("num_labels", [2, 3])
-def test_nb_fit_equals_one_logistic_regression_per_class_on_nbsvm_features(num_labels):
+@pytest.mark.parametrize("loss", ["logistic", "squared_hinge"])
+def test_nb_fit_equals_one_classifier_per_class_on_nbsvm_features(num_labels, loss):
+    """No validation split: C = 1 and, for the SVM, its raw margins (temperature 1), NBSVM exactly."""
     texts, labels = corpus(seed=3, n=80, num_labels=num_labels)
-    model = WaveForSequenceClassification(WaveConfig(**BASE, num_labels=num_labels, bag_weighting="nb"))
+    config = WaveConfig(**BASE, num_labels=num_labels, bag_weighting="nb", bag_fit_loss=loss)
+    model = WaveForSequenceClassification(config)
     model.fit_text_statistics(texts, labels)
     y = np.array(labels)
     train = counts(texts, binary=True)
@@ -88,13 +93,91 @@ def test_nb_fit_equals_one_logistic_regression_per_class_on_nbsvm_features(num_l
         p = train[y == c][:, seen].sum(0) + 1
         q = train[y != c][:, seen].sum(0) + 1
         ratio = np.log(p / p.sum()) - np.log(q / q.sum())
-        lr = LogisticRegression(C=1.0, max_iter=1000).fit(features(train, ratio), y == c)
-        scores.append(lr.decision_function(features(test, ratio)))
+        if loss == "logistic":
+            reference = LogisticRegression(C=1.0, max_iter=1000)
+        else:
+            reference = LinearSVC(C=1.0, max_iter=1000, random_state=0)
+        reference.fit(features(train, ratio), y == c)
+        scores.append(reference.decision_function(features(test, ratio)))
     got = model_logits(model, held_out)
     if num_labels == 2:  # one fit shared by the two columns: the logit difference is the class-1 fit's
         np.testing.assert_allclose(got[:, 1] - got[:, 0], scores[1], atol=2e-3, rtol=1e-3)
     else:
         np.testing.assert_allclose(got, np.stack(scores, 1), atol=2e-3, rtol=1e-3)
+
+
+def test_svm_fit_equals_linear_svc_on_tfidf_features_then_its_temperature_is_fitted_on_validation():
+    texts, labels = corpus(seed=11, n=60, num_labels=3)
+    val_texts, val_labels = corpus(seed=12, n=40, num_labels=3)
+    config = WaveConfig(**BASE, num_labels=3, bag_weighting="tfidf", bag_fit_loss="squared_hinge")
+    model = WaveForSequenceClassification(config)
+    model.fit_text_statistics(texts, labels, validation=(val_texts, val_labels))
+    train = counts(texts)
+    seen = train.sum(0) > 0
+    tfidf = TfidfTransformer(sublinear_tf=True).fit(train[:, seen])
+    svm = LinearSVC(C=1.0, max_iter=1000, random_state=0).fit(tfidf.transform(train[:, seen]), labels)
+    margins = svm.decision_function(tfidf.transform(counts(val_texts)[:, seen]))
+    # the temperature, by brute force: the grid point of least validation log loss
+    grid = np.exp(np.linspace(-3, 4, 2001))
+    y = np.array(val_labels)
+
+    def cross_entropy(t):
+        z = t * margins - (t * margins).max(1, keepdims=True)
+        return (np.log(np.exp(z).sum(1)) - z[np.arange(len(y)), y]).mean()
+
+    t_best = grid[int(np.argmin([cross_entropy(t) for t in grid]))]
+    got = model_logits(model, val_texts)
+    t = float((got * margins).sum() / (margins * margins).sum())  # the one scalar between the two
+    np.testing.assert_allclose(got, t * margins, atol=2e-3, rtol=1e-3)
+    assert t == pytest.approx(t_best, rel=1e-2)
+    assert t == pytest.approx(temperature_for(margins, y), rel=1e-3)
+
+
+def test_temperature_minimises_the_cross_entropy():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(200, 4))
+    labels = np.where(rng.random(200) < 0.7, logits.argmax(1), rng.integers(0, 4, 200))
+    t = temperature_for(logits, labels)
+
+    def loss(scale):
+        z = scale * logits
+        z = z - z.max(1, keepdims=True)
+        return float((np.log(np.exp(z).sum(1)) - z[np.arange(200), labels]).mean())
+
+    assert loss(t) <= min(loss(t * 0.98), loss(t * 1.02))
+    assert t > 1.0  # labels agree with the argmax 70 % of the time: sharper than the unit scale
+
+
+def test_the_weighting_is_chosen_on_validation_and_travels_with_the_saved_model(tmp_path):
+    """bag_fit_weightings: each weighting is fitted, the one more accurate on validation kept and written to the
+    config; a model directory saved after the fit loads into a model built from the unfitted configuration."""
+    from wave_network.training.checkpoint import load_weights
+
+    texts, labels = corpus(seed=13, n=80, num_labels=3)
+    val_texts, val_labels = corpus(seed=14, n=40, num_labels=3)
+    accuracy = {}
+    for weighting in ("nb", "tfidf"):
+        alone = WaveForSequenceClassification(WaveConfig(**BASE, num_labels=3, bag_weighting=weighting))
+        alone.fit_text_statistics(texts, labels, validation=(val_texts, val_labels))
+        accuracy[weighting] = (model_logits(alone, val_texts).argmax(1) == np.array(val_labels)).mean()
+    want = "tfidf" if accuracy["tfidf"] > accuracy["nb"] else "nb"  # the earlier one on ties
+    config = WaveConfig(**BASE, num_labels=3, bag_weighting="nb", bag_fit_weightings=["nb", "tfidf"])
+    model = WaveForSequenceClassification(config)
+    model.fit_text_statistics(texts, labels, validation=(val_texts, val_labels))
+    assert model.config.bag_weighting == want == model.ngram_bag.weighting
+    reference = WaveForSequenceClassification(WaveConfig(**BASE, num_labels=3, bag_weighting=want))
+    reference.fit_text_statistics(texts, labels, validation=(val_texts, val_labels))
+    np.testing.assert_allclose(model_logits(model, val_texts), model_logits(reference, val_texts), atol=1e-6)
+    model.save_pretrained(tmp_path / "fitted")
+    fresh = WaveForSequenceClassification(config)  # as a resumed run builds it: before any fit
+    load_weights(fresh, tmp_path / "fitted")
+    np.testing.assert_allclose(model_logits(fresh, val_texts), model_logits(model, val_texts), atol=1e-6)
+    loaded = WaveForSequenceClassification.from_pretrained(tmp_path / "fitted")
+    assert loaded.config.bag_weighting == want
+    np.testing.assert_allclose(model_logits(loaded, val_texts), model_logits(model, val_texts), atol=1e-6)
+    without_validation = WaveForSequenceClassification(config)  # nothing to choose on: the first weighting
+    without_validation.fit_text_statistics(texts, labels)
+    assert without_validation.config.bag_weighting == "nb"
 
 
 def test_c_is_chosen_on_validation_accuracy():
@@ -112,6 +195,8 @@ def test_c_is_chosen_on_validation_accuracy():
     assert fitted.c == min(c for c, a in accuracies.items() if a == best)
     assert fitted.validation_accuracy == pytest.approx(best)
     assert fit_wide_path(model.ngram_bag, texts, labels, None, None).c == 1.0  # no validation: the default
+    svm = fit_wide_path(model.ngram_bag, texts, labels, (val_texts, val_labels), None, "squared_hinge")
+    assert svm.c in SVM_C_GRID and svm.temperature > 0
 
 
 def test_a_frozen_fitted_table_stays_put_while_the_wave_path_trains():
@@ -144,6 +229,12 @@ def test_configuration_errors_say_what_to_set():
         WaveConfig(**(BASE | dict(bag_fit=False)), num_labels=2, bag_trainable=False).validate()
     with pytest.raises(ValueError, match="bag_fit_c must be > 0"):
         WaveConfig(**(BASE | dict(bag_fit_c=0.0)), num_labels=2).validate()
+    with pytest.raises(ValueError, match="bag_fit_loss='hinge'"):
+        WaveConfig(**BASE, num_labels=2, bag_fit_loss="hinge").validate()
+    with pytest.raises(ValueError, match="bag_fit_weightings has 'idf'"):
+        WaveConfig(**BASE, num_labels=2, bag_fit_weightings=["nb", "idf"]).validate()
+    with pytest.raises(ValueError, match="set bag_fit=True"):
+        WaveConfig(**(BASE | dict(bag_fit=False)), num_labels=2, bag_fit_weightings=["nb"]).validate()
     model = WaveForSequenceClassification(WaveConfig(**BASE, num_labels=2))
     with pytest.raises(ValueError, match="training labels"):
         model.fit_text_statistics([[5, 6], [7]])

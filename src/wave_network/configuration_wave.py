@@ -65,8 +65,15 @@ class WaveConfig(PretrainedConfig):
             ``"nb"``, as NBSVM. The table starts at the fitted weights (divided by ``bag_scale``) and the head's
             bias at the intercepts, so gradient training starts from the linear model instead of from zero.
             Single-label classification only.
-        bag_fit_c: the fit's inverse regularisation strength C; ``None`` chooses it on the validation split from
-            (0.25, 1, 4, 16) by accuracy (1.0 without a validation split).
+        bag_fit_loss: ``"logistic"`` (logistic regression) or ``"squared_hinge"`` (a linear SVM, scikit-learn's
+            ``LinearSVC`` as in the TF-IDF and NBSVM baselines; its margins are then temperature-scaled on the
+            validation split, one scalar, so they enter cross-entropy training as log-odds).
+        bag_fit_c: the fit's inverse regularisation strength C; ``None`` chooses it on the validation split by
+            accuracy from (0.25, 1, 4, 16), or (1/64, 1/16, 1/4, 1, 4) for the SVM (1.0 without a validation split).
+        bag_fit_weightings: weightings (of ``bag_weighting``'s choices) the fit tries, each with its C, keeping the
+            one whose linear model is most accurate on the validation split (the earlier in the list on ties); the
+            chosen one replaces ``bag_weighting`` and is saved with the model. Empty, or without a validation
+            split: ``bag_weighting`` alone.
         bag_trainable: the wide path's table trains with the rest of the model; ``False`` keeps it where
             ``bag_fit`` put it, so gradient training fits only the wave path, to what the linear model misses.
         sparse_embeddings: the token and n-gram tables produce sparse gradients and train with lazy Adam (only the
@@ -116,7 +123,9 @@ class WaveConfig(PretrainedConfig):
         bag_weighting: str = "mean",
         bag_scale: float = 1.0,
         bag_fit: bool = False,
+        bag_fit_loss: str = "logistic",
         bag_fit_c: float | None = None,
+        bag_fit_weightings: list[str] | tuple[str, ...] = (),
         bag_trainable: bool = True,
         sparse_embeddings: bool = False,
         token_embeddings_from: str | None = None,
@@ -152,7 +161,9 @@ class WaveConfig(PretrainedConfig):
         self.bag_weighting = bag_weighting
         self.bag_scale = bag_scale
         self.bag_fit = bool(bag_fit)
+        self.bag_fit_loss = bag_fit_loss
         self.bag_fit_c = None if bag_fit_c is None else float(bag_fit_c)
+        self.bag_fit_weightings = [str(w) for w in bag_fit_weightings]
         self.bag_trainable = bool(bag_trainable)
         self.sparse_embeddings = sparse_embeddings
         self.token_embeddings_from = token_embeddings_from
@@ -193,6 +204,7 @@ class WaveConfig(PretrainedConfig):
             "ffn_activation": ("gelu", "relu"),
             "global_semantics": ("text", "segment", "local", "text+local"),
             "bag_weighting": ("mean", "tfidf", "nb"),
+            "bag_fit_loss": ("logistic", "squared_hinge"),
         }
         for field, allowed in choices.items():
             if getattr(self, field) not in allowed:
@@ -227,6 +239,13 @@ class WaveConfig(PretrainedConfig):
             raise ValueError(f"WaveConfig.bag_scale must be > 0, got {self.bag_scale}")
         if not self.bag_trainable and not self.bag_fit:
             raise ValueError("WaveConfig.bag_trainable=False freezes the wide path at zero unless bag_fit=True fits it")
+        for weighting in self.bag_fit_weightings:
+            if weighting not in choices["bag_weighting"]:
+                raise ValueError(
+                    f"WaveConfig.bag_fit_weightings has {weighting!r}; expected each of {choices['bag_weighting']}"
+                )
+        if self.bag_fit_weightings and not self.bag_fit:
+            raise ValueError("WaveConfig.bag_fit_weightings are tried by the closed-form fit: set bag_fit=True")
         if self.bag_fit_c is not None and not self.bag_fit_c > 0:
             raise ValueError(f"WaveConfig.bag_fit_c must be > 0 (or null: chosen on validation), got {self.bag_fit_c}")
         if not 0.0 <= self.dropout < 1.0:

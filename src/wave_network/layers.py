@@ -241,10 +241,24 @@ class NGramBag(nn.Module):
         )
         self.weights.zero_init = True
         self.weights.weight.requires_grad_(config.bag_trainable)  # frozen: only bag_fit moves it
+        self._register_statistics()
+
+    def _register_statistics(self) -> None:
+        """The buffer the weighting counts on the training texts (saved with the model): ``idf`` or ``nb_ratio``."""
+        rows, device = self.buckets + 1, self.weights.weight.device
         if self.weighting == "tfidf":
-            self.register_buffer("idf", torch.ones(config.bag_buckets + 1))  # saved with the model
+            self.register_buffer("idf", torch.ones(rows, device=device))
         elif self.weighting == "nb":
-            self.register_buffer("nb_ratio", torch.ones(config.bag_buckets + 1, config.num_labels))
+            self.register_buffer("nb_ratio", torch.ones(rows, self.weights.embedding_dim, device=device))
+
+    def set_weighting(self, weighting: str) -> None:
+        """Switch to another ``bag_weighting`` (``bag_fit_weightings`` tries each): the old statistics buffer is
+        dropped and the new one starts uncounted (all ones), to be counted by ``fit_document_frequencies`` or
+        ``fit_log_count_ratios``."""
+        for name in ("idf", "nb_ratio"):
+            self._buffers.pop(name, None)
+        self.weighting = weighting
+        self._register_statistics()
 
     def ngram_ids(self, input_ids: Tensor, attention_mask: Tensor | None) -> Tensor:
         """Bucket ids (B, orders * T) of every n-gram of each text; 0 where there is none."""

@@ -173,9 +173,11 @@ class WaveForSequenceClassification(WavePreTrainedModel):
         """Count what the model needs from the training texts (token-id lists) and their labels before gradient
         training: the wide path's document frequencies when ``config.bag_weighting == "tfidf"``, its log-count
         ratios when ``"nb"`` (which needs ``labels``); nothing otherwise. With ``config.bag_fit`` the wide path is
-        then fitted by logistic regression (``wide_fit.fit_wide_path``; its C chosen on ``validation``, a pair of
-        texts and labels, unless ``config.bag_fit_c`` is set), the head's bias starts at its intercepts and its
-        weight at zero (the model is then the linear model alone);
+        then fitted by logistic regression or a linear SVM (``wide_fit.fit_wide_path``; its C chosen on
+        ``validation``, a pair of texts and labels, unless ``config.bag_fit_c`` is set; with
+        ``config.bag_fit_weightings`` once per weighting, the one most accurate on ``validation`` kept and written to
+        ``config.bag_weighting``), the head's bias starts at its intercepts and its weight at zero (the model is
+        then the linear model alone);
         ``texts`` is then read twice (a one-shot iterator is first copied to a list)."""
         if self.ngram_bag is None:
             return
@@ -184,27 +186,58 @@ class WaveForSequenceClassification(WavePreTrainedModel):
                 raise ValueError("bag_fit=True fits the wide path to the training labels: pass them")
             if iter(texts) is texts:  # a one-shot stream: keep it for the second pass
                 texts = list(texts)
-        if self.config.bag_weighting == "tfidf":
+        if not self.config.bag_fit:
+            self._count_bag_statistics(texts, labels)
+            return
+        from .wide_fit import fit_wide_path
+
+        bag, best = self.ngram_bag, None
+        candidates = self.config.bag_fit_weightings or [self.config.bag_weighting]
+        for weighting in candidates:
+            if weighting != bag.weighting:
+                bag.set_weighting(weighting)
+            self._count_bag_statistics(texts, labels)
+            fitted = fit_wide_path(bag, texts, labels, validation, self.config.bag_fit_c, self.config.bag_fit_loss)
+            logger.info(
+                "bag_fit: wide path (%s weighting) fitted, %s loss, C=%g, temperature %.3g%s",
+                weighting,
+                self.config.bag_fit_loss,
+                fitted.c,
+                fitted.temperature,
+                "" if fitted.validation_accuracy is None else f", validation accuracy {fitted.validation_accuracy:.4f}",
+            )
+            if best is None or (fitted.validation_accuracy or 0.0) > (best[1].validation_accuracy or 0.0):
+                best = (weighting, fitted, {name: t.clone() for name, t in bag.state_dict().items()})
+            if fitted.validation_accuracy is None:  # nothing to choose the weighting on: the first one
+                break
+        weighting, fitted, state = best
+        if weighting != bag.weighting:
+            bag.set_weighting(weighting)
+        bag.load_state_dict(state)
+        self.config.bag_weighting = weighting  # saved with the model: it is what the table was fitted for
+        with torch.no_grad():
+            self.classifier.bias.copy_(torch.as_tensor(fitted.intercept, dtype=self.classifier.bias.dtype))
+            # The wave path's share starts at zero, so the model before the first step is the fitted linear
+            # model exactly (what validate_at_start scores as epoch 0); the head's gradient is not zero, so it
+            # moves at the first step and the wave path's from the second.
+            self.classifier.weight.zero_()
+
+    def adopt_fitted_choices(self, config: WaveConfig) -> None:
+        """Take over what a saved model's fit chose (``bag_fit_weightings``: the wide path's weighting, which sets
+        its statistics buffer), so its weights load into this model built from the run's unfitted configuration."""
+        if self.ngram_bag is not None and config.bag_weighting != self.ngram_bag.weighting:
+            self.ngram_bag.set_weighting(config.bag_weighting)
+            self.config.bag_weighting = config.bag_weighting
+
+    def _count_bag_statistics(self, texts: Iterable[list[int]], labels: Sequence | Tensor | None) -> None:
+        """The wide path's document frequencies (``"tfidf"``) or log-count ratios (``"nb"``) from the training
+        texts."""
+        if self.ngram_bag.weighting == "tfidf":
             self.ngram_bag.fit_document_frequencies(texts)
-        elif self.config.bag_weighting == "nb":
+        elif self.ngram_bag.weighting == "nb":
             if labels is None:
                 raise ValueError("bag_weighting='nb' counts its log-count ratios from the training labels: pass them")
             self.ngram_bag.fit_log_count_ratios(texts, torch.as_tensor(labels))
-        if self.config.bag_fit:
-            from .wide_fit import fit_wide_path
-
-            fitted = fit_wide_path(self.ngram_bag, texts, labels, validation, self.config.bag_fit_c)
-            with torch.no_grad():
-                self.classifier.bias.copy_(torch.as_tensor(fitted.intercept, dtype=self.classifier.bias.dtype))
-                # The wave path's share starts at zero, so the model before the first step is the fitted linear
-                # model exactly (what validate_at_start scores as epoch 0); the head's gradient is not zero, so it
-                # moves at the first step and the wave path's from the second.
-                self.classifier.weight.zero_()
-            logger.info(
-                "bag_fit: wide path fitted by logistic regression, C=%g%s",
-                fitted.c,
-                "" if fitted.validation_accuracy is None else f", validation accuracy {fitted.validation_accuracy:.4f}",
-            )
 
     def forward(
         self,

@@ -78,6 +78,8 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
             saved = type(model).from_pretrained(path)
     except Exception as error:  # safetensors' SafetensorError derives from Exception only
         raise damaged(path, error) from error
+    if hasattr(model, "adopt_fitted_choices"):  # choices made while fitting (a weighting) change the tensors' set
+        model.adopt_fitted_choices(saved.config)
     model.load_state_dict(saved.state_dict())
     return model
 
