@@ -10,7 +10,7 @@ max length and seeds as the ladder, and the cheap classics on the same seeds. Th
 (the ladder's run directory is reused when present), so every row of a data set comes from the same runs/ tree.
 
 Order: `global_semantics=local` (each token's G over its window of neighbours) and `text+local` (the text-level wave
-modulated by the local one), `local_window` tokens each side. Depth: 2 and 4 residual blocks (paper Eq. 8; the
+modulated by the local one), `local_window` tokens each side. Depth: 2, 4 and 6 residual blocks (paper Eq. 8; the
 preset's blocks are pre-FFN-residual with a final LayerNorm).
 
 Accuracy only: the runs may share the machine, so no throughput is read from them.
@@ -49,6 +49,7 @@ VARIANTS = [
     ),
     variant("2 blocks", ["num_layers=2"], "two residual wave blocks (paper Eq. 8)"),
     variant("4 blocks", ["num_layers=4"], "four residual wave blocks (paper Eq. 8)"),
+    variant("6 blocks", ["num_layers=6"], "six residual wave blocks (paper Eq. 8)"),
 ]
 
 
