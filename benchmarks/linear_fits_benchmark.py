@@ -4,6 +4,7 @@ features (``wave_network.wide_fit``), seed 42. Validation accuracy only: no test
 
     python benchmarks/linear_fits_benchmark.py            # AG News subset, SST-2, DBpedia-14 subset
     python benchmarks/linear_fits_benchmark.py --datasets sst2
+    python benchmarks/linear_fits_benchmark.py --report     # the table again from linear_fits.json
 
 Results: benchmarks/results/linear_fits.{json,md}; then `python benchmarks/update_readme.py` (docs/recipe.md).
 """
@@ -62,7 +63,7 @@ def measure(dataset: str) -> list[dict]:
 def markdown(record: dict) -> str:
     names = list(record["datasets"])
     lines = [
-        "Validation accuracy (%) of the wide path's closed-form fit alone, best C of each grid (in brackets), seed "
+        "Validation accuracy (%) of the wide path's closed-form fit alone, best C of each grid in parentheses, seed "
         "42; time: the fit at that C, features included.",
         "",
         "| fit | " + " | ".join(DATASETS[d] for d in names) + " |",
