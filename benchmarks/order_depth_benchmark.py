@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import wave_variants_benchmark as ladder  # noqa: E402  (the ladder's protocol: commands, directories, summaries)
+from efficiency import cpu_name  # noqa: E402
 from wave_network.reporting import model_styles, new_figure  # noqa: E402
 
 BASE_NAME = "wave-wide, no label smoothing"
@@ -57,6 +58,12 @@ def untimed(row: dict) -> dict:
     """These runs answer accuracy questions and may share the CPU with other work: no throughput is reported
     from them (the ladder's --speed runs measure it alone)."""
     return row | {"train_tokens_per_s": None, "throughput_from": None}
+
+
+def measured_on(dirs: list[Path]) -> dict:
+    """The CPU and precisions of the runs behind a row (rows of one data set may come from different sessions)."""
+    precisions = sorted({json.loads((d / "results.json").read_text())["precision"] for d in dirs})
+    return {"cpu": cpu_name(), "precision": precisions}
 
 
 def plot(record: dict, path: Path) -> None:
@@ -100,12 +107,12 @@ def main() -> None:
             for entry in chosen:
                 ladder.train_rung(dataset, entry, seed)
         for entry in chosen:
-            rows[entry[0]] = untimed(ladder.summarise([ladder.train_rung(dataset, entry, s) for s in seeds])) | {
-                "adds": entry[3]
-            }
+            dirs = [ladder.train_rung(dataset, entry, s) for s in seeds]
+            rows[entry[0]] = untimed(ladder.summarise(dirs)) | {"adds": entry[3]} | measured_on(dirs)
         classic_dirs = [ladder.train_classics(dataset, s) for s in seeds]
         for i, model in enumerate(ladder.CLASSICS):
-            rows[model] = untimed(ladder.summarise([dirs[i] for dirs in classic_dirs])) | {"adds": "cheap classic"}
+            runs = [dirs[i] for dirs in classic_dirs]
+            rows[model] = untimed(ladder.summarise(runs)) | {"adds": "cheap classic"} | measured_on(runs)
         order = [v[0] for v in VARIANTS] + ladder.CLASSICS
         rows = {name: rows[name] for name in order if name in rows}
         record["datasets"][dataset] = {
