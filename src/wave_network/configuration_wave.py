@@ -72,8 +72,8 @@ class WaveConfig(PretrainedConfig):
             accuracy from (0.25, 1, 4, 16), or (1/64, 1/16, 1/4, 1, 4) for the SVM (1.0 without a validation split).
         bag_fit_weightings: weightings (of ``bag_weighting``'s choices) the fit tries, each with its C, keeping the
             one whose linear model is most accurate on the validation split (the earlier in the list on ties); the
-            chosen one replaces ``bag_weighting`` and is saved with the model. Empty, or without a validation
-            split: ``bag_weighting`` alone.
+            chosen one replaces ``bag_weighting`` and is saved with the model. Empty: ``bag_weighting`` alone;
+            without a validation split: the first of them.
         bag_trainable: the wide path's table trains with the rest of the model; ``False`` keeps it where
             ``bag_fit`` put it, so gradient training fits only the wave path, to what the linear model misses.
         sparse_embeddings: the token and n-gram tables produce sparse gradients and train with lazy Adam (only the
