@@ -13,6 +13,7 @@ READOUTS = ("magnitude", "real", "real_imag")
 POSITION_EMBEDDINGS = ("learned", "sinusoidal", "none")
 POOLINGS = ("cls", "mean")
 NORMS = ("layer", "none")
+BAG_FIT_LOSSES = ("logistic", "squared_hinge")  # wide_fit: logistic regression, linear SVM
 
 
 class WaveConfig(PretrainedConfig):
@@ -204,7 +205,7 @@ class WaveConfig(PretrainedConfig):
             "ffn_activation": ("gelu", "relu"),
             "global_semantics": ("text", "segment", "local", "text+local"),
             "bag_weighting": ("mean", "tfidf", "nb"),
-            "bag_fit_loss": ("logistic", "squared_hinge"),
+            "bag_fit_loss": BAG_FIT_LOSSES,
         }
         for field, allowed in choices.items():
             if getattr(self, field) not in allowed:

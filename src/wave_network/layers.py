@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -280,6 +280,16 @@ class NGramBag(nn.Module):
             df.view(-1).index_add_(0, group * rows + keys % rows, torch.ones(len(keys), dtype=torch.float64))
             start += len(ids)
         return df, start
+
+    def count_statistics(self, texts: Iterable[list[int]], labels: Sequence | Tensor | None = None) -> None:
+        """Count what the weighting needs from the training texts (token-id lists): document frequencies for
+        ``"tfidf"``, log-count ratios for ``"nb"`` (from ``labels``); nothing for ``"mean"``."""
+        if self.weighting == "tfidf":
+            self.fit_document_frequencies(texts)
+        elif self.weighting == "nb":
+            if labels is None:
+                raise ValueError("bag_weighting='nb' counts its log-count ratios from the training labels: pass them")
+            self.fit_log_count_ratios(texts, torch.as_tensor(labels))
 
     @torch.no_grad()
     def fit_document_frequencies(self, texts: Iterable[list[int]]) -> None:

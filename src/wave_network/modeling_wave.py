@@ -187,7 +187,7 @@ class WaveForSequenceClassification(WavePreTrainedModel):
             if iter(texts) is texts:  # a one-shot stream: keep it for the second pass
                 texts = list(texts)
         if not self.config.bag_fit:
-            self._count_bag_statistics(texts, labels)
+            self.ngram_bag.count_statistics(texts, labels)
             return
         from .wide_fit import fit_wide_path
 
@@ -196,7 +196,7 @@ class WaveForSequenceClassification(WavePreTrainedModel):
         for weighting in candidates:
             if weighting != bag.weighting:
                 bag.set_weighting(weighting)
-            self._count_bag_statistics(texts, labels)
+            self.ngram_bag.count_statistics(texts, labels)
             fitted = fit_wide_path(bag, texts, labels, validation, self.config.bag_fit_c, self.config.bag_fit_loss)
             logger.info(
                 "bag_fit: wide path (%s weighting) fitted, %s loss, C=%g, temperature %.3g%s",
@@ -228,16 +228,6 @@ class WaveForSequenceClassification(WavePreTrainedModel):
         if self.ngram_bag is not None and config.bag_weighting != self.ngram_bag.weighting:
             self.ngram_bag.set_weighting(config.bag_weighting)
             self.config.bag_weighting = config.bag_weighting
-
-    def _count_bag_statistics(self, texts: Iterable[list[int]], labels: Sequence | Tensor | None) -> None:
-        """The wide path's document frequencies (``"tfidf"``) or log-count ratios (``"nb"``) from the training
-        texts."""
-        if self.ngram_bag.weighting == "tfidf":
-            self.ngram_bag.fit_document_frequencies(texts)
-        elif self.ngram_bag.weighting == "nb":
-            if labels is None:
-                raise ValueError("bag_weighting='nb' counts its log-count ratios from the training labels: pass them")
-            self.ngram_bag.fit_log_count_ratios(texts, torch.as_tensor(labels))
 
     def forward(
         self,

@@ -30,11 +30,12 @@ import numpy as np
 import torch
 from scipy import sparse
 
+from .configuration_wave import BAG_FIT_LOSSES
 from .layers import NGramBag, padded_batches
 
 logger = logging.getLogger(__name__)
 
-LOSSES = ("logistic", "squared_hinge")
+LOSSES = BAG_FIT_LOSSES
 C_GRID = (0.25, 1.0, 4.0, 16.0)  # inverse regularisation strengths tried on validation when bag_fit_c is None
 SVM_C_GRID = (1 / 64, 1 / 16, 0.25, 1.0, 4.0)  # the same for loss="squared_hinge" (margins need less C)
 MAX_ITER = 1000
